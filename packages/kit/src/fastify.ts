@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { Counter, Histogram, type Registry } from 'prom-client'
-import swagger from '@fastify/swagger'
+import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { Logger } from './logger.js'
 
@@ -85,15 +85,18 @@ export interface DocsSettings {
   description: string
   version: string
   tags?: { name: string; description: string }[]
+  /** OpenAPI security schemes the routes' `security` entries refer to. */
+  securitySchemes?: NonNullable<NonNullable<FastifyDynamicSwaggerOptions['openapi']>['components']>['securitySchemes']
 }
 
 /** OpenAPI generated from the routes' TypeBox schemas, with Swagger UI at `/api`. */
-export async function useSwagger(app: FastifyInstance, { title, description, version, tags = [] }: DocsSettings): Promise<void> {
+export async function useSwagger(app: FastifyInstance, { title, description, version, tags = [], securitySchemes }: DocsSettings): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
       info: { title, description, version },
       tags,
+      ...(securitySchemes ? { components: { securitySchemes } } : {}),
     },
   })
   await app.register(swaggerUi, { routePrefix: '/api', uiConfig: { docExpansion: 'list', deepLinking: true } })

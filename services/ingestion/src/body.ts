@@ -1,0 +1,127 @@
+import { isUtf8 } from 'node:buffer'
+import type { Readable, Transform } from 'node:stream'
+import { createGunzip, createInflate, createBrotliDecompress } from 'node:zlib'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { HttpProblem } from '@sluice/kit/problem'
+
+/**
+ * Request bodies: JSON sent as `application/json` or `text/plain` (sendBeacon), plain or
+ * gzip/deflate/br-encoded. The size limit counts decompressed bytes, and decompression
+ * stops as soon as it is passed, so a gzip bomb costs at most the limit. The body is
+ * read in full before parsing (JSON needs it) and must be UTF-8.
+ */
+
+export interface BodyInfo {
+  /** Decompressed size. */
+  bytes: number
+  /** The text holds a `\u0000` or surrogate escape: strings need a look before storing. */
+  suspectStrings: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    bodyInfo: BodyInfo | undefined
+  }
+}
+
+const JSON_TYPES = ['application/json', 'text/plain']
+const JSON_SUFFIX = /^application\/[\w.+-]+\+json$/
+
+function tooLarge(limit: number): HttpProblem {
+  return new HttpProblem(413, { kind: 'body-too-large', detail: `the request body is larger than ${limit} bytes (BODY_LIMIT_BYTES, counted after decompression)`, extra: { limit } })
+}
+
+function decoderFor(encoding: string | undefined): Transform | undefined {
+  switch ((encoding ?? 'identity').trim().toLowerCase()) {
+    case 'identity':
+    case '':
+      return undefined
+    case 'gzip':
+    case 'x-gzip':
+      return createGunzip()
+    case 'deflate':
+      return createInflate()
+    case 'br':
+      return createBrotliDecompress()
+    default:
+      throw new HttpProblem(415, { kind: 'unsupported-content-encoding', detail: `Content-Encoding "${String(encoding).slice(0, 32)}" is not supported: use gzip, deflate, br or none` })
+  }
+}
+
+/** Reads the whole body, decompressing it, within `limit` decompressed bytes. */
+export function readBody(request: FastifyRequest, payload: Readable, limit: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const declared = Number(request.headers['content-length'])
+    if (Number.isFinite(declared) && declared > limit) return reject(tooLarge(limit))
+    let decoder: Transform | undefined
+    try {
+      decoder = decoderFor(request.headers['content-encoding'])
+    } catch (err) {
+      return reject(err instanceof Error ? err : new Error(String(err)))
+    }
+    const source: Readable = decoder ?? payload
+    const chunks: Buffer[] = []
+    let total = 0
+    let settled = false
+    const finish = (err: Error | undefined) => {
+      if (settled) return
+      settled = true
+      source.removeListener('data', onData)
+      if (decoder) {
+        payload.unpipe(decoder)
+        decoder.destroy()
+      }
+      // The rest of an unread body is left to Node, which discards it once the response
+      // is sent; destroying the request would lose the socket the answer goes out on.
+      if (err) reject(err)
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total))
+    }
+    const onData = (chunk: Buffer) => {
+      total += chunk.length
+      if (total > limit) finish(tooLarge(limit))
+      else chunks.push(chunk)
+    }
+    source.on('data', onData)
+    source.once('end', () => finish(undefined))
+    source.once('error', (err: Error) =>
+      finish(decoder ? new HttpProblem(400, { kind: 'invalid-encoding', detail: `the body is not valid ${String(request.headers['content-encoding'])}: ${err.message}` }) : err),
+    )
+    if (decoder) {
+      payload.once('error', (err: Error) => finish(err))
+      payload.pipe(decoder)
+    }
+  })
+}
+
+const ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/
+
+/** UTF-8 bytes to a parsed JSON value; 400 for invalid UTF-8, empty bodies and bad JSON. */
+export function parseJson(buffer: Buffer): { value: unknown; suspectStrings: boolean } {
+  if (buffer.length === 0) throw new HttpProblem(400, { kind: 'empty-body', detail: 'the request body is empty' })
+  if (!isUtf8(buffer)) throw new HttpProblem(400, { kind: 'invalid-utf8', detail: 'the request body is not valid UTF-8' })
+  let text = buffer.toString('utf8')
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    // V8's message quotes the input; the body may hold a key, so only the position is told.
+    const position = /position (\d+)/.exec((err as Error).message)?.[1]
+    throw new HttpProblem(400, { kind: 'invalid-json', detail: `the body is not valid JSON${position ? ` (at position ${position})` : ''}` })
+  }
+  return { value, suspectStrings: text.includes('\\u') && ESCAPE.test(text) }
+}
+
+/** Replaces Fastify's body parsers with the ones above, for every JSON-ish content type. */
+export function useJsonBodies(app: FastifyInstance, limit: number): void {
+  app.decorateRequest('bodyInfo', undefined)
+  app.removeAllContentTypeParsers()
+  const parser = async (request: FastifyRequest, payload: Readable) => {
+    const buffer = await readBody(request, payload, limit)
+    const { value, suspectStrings } = parseJson(buffer)
+    request.bodyInfo = { bytes: buffer.length, suspectStrings }
+    return value
+  }
+  app.addContentTypeParser(JSON_TYPES, parser)
+  app.addContentTypeParser(JSON_SUFFIX, parser)
+}

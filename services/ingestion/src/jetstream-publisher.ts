@@ -1,0 +1,231 @@
+import { createInbox, headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import type { Logger } from '@sluice/kit/logger'
+
+/**
+ * Publishes messages to JetStream and reports, per batch, when every one of them is
+ * stored — or that the batch failed, so the caller answers 503 and no 202 is ever sent
+ * for a message JetStream did not acknowledge.
+ *
+ * Why not `js.publish()` per message: each call builds a request object, a timer, a
+ * promise chain and (in nats-core 3.4) an Error for every successful ack; at tens of
+ * thousands of messages a second that is most of the CPU. Here every message is a plain
+ * core publish with a reply subject under one inbox, acks arrive on one subscription,
+ * a batch has one timer, and the client's outbound buffer coalesces the publishes of
+ * all concurrent requests into few socket writes. The protocol is JetStream's own: the
+ * reply to a publish on a stream subject is the PubAck (`{"stream","seq","duplicate"}`)
+ * or an error (`{"error":{…}}`, e.g. a full stream with discard-new), and a 503 status
+ * without a body when no stream listens.
+ */
+
+/** nats-server writes acks by hand: `{"stream":"EVENTS", "seq":1,"duplicate": true}`. */
+const DUPLICATE = /"duplicate":\s*true/
+
+export interface OutMessage {
+  subject: string
+  /** Nats-Msg-Id: JetStream drops a message whose id it saw inside its dedupe window. */
+  msgId: string
+  payload: string
+}
+
+export interface PublishOutcome {
+  /** Per message: 1 when JetStream already had it (a duplicate), else 0. */
+  duplicate: Uint8Array
+  duplicates: number
+}
+
+export class PublishUnavailable extends Error {
+  override name = 'PublishUnavailable'
+}
+
+interface Batch {
+  messages: OutMessage[]
+  requestId: string
+  /** Sequence number of message 0; message i replies on `<inbox>.<base + i>`. */
+  base: number
+  /** Next message to publish. */
+  next: number
+  /** Published and not yet answered. */
+  outstanding: number
+  remaining: number
+  duplicate: Uint8Array
+  duplicates: number
+  timer: NodeJS.Timeout | undefined
+  resolve(outcome: PublishOutcome): void
+  reject(err: Error): void
+  done: boolean
+}
+
+export interface PublisherSettings {
+  timeoutMs: number
+  maxInFlight: number
+  log: Logger
+  requestIdHeader: string
+}
+
+export class JetStreamPublisher {
+  private readonly inbox: string
+  private readonly prefixLength: number
+  private readonly sub: Subscription
+  private readonly pending = new Map<number, Batch>()
+  /** Batches with messages not yet published, oldest first. */
+  private readonly waiting: Batch[] = []
+  private seq = 0
+  private connected = true
+  private published = 0
+  /** Messages published and not yet answered. */
+  inFlight = 0
+  lastFailure: { at: number; reason: string } | undefined
+  lastSuccessAt = 0
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly settings: PublisherSettings,
+  ) {
+    this.inbox = createInbox()
+    this.prefixLength = this.inbox.length + 1
+    this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => (err ? undefined : this.onReply(msg)) })
+    void this.watch()
+  }
+
+  private async watch(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === 'disconnect') {
+        this.connected = false
+        // Acks for what was in flight will not come on this connection, and what waits
+        // would only fill the client's reconnect buffer: answer now, the client retries.
+        for (const batch of new Set([...this.pending.values(), ...this.waiting])) this.fail(batch, 'NATS connection lost')
+      } else if (s.type === 'reconnect') this.connected = true
+    }
+  }
+
+  /** Why a publish would fail right now, without trying; undefined when it may succeed. */
+  unavailableReason(): string | undefined {
+    if (this.nc.isClosed()) return 'NATS connection closed'
+    if (this.nc.isDraining()) return 'shutting down'
+    if (!this.connected) return 'NATS disconnected'
+    return undefined
+  }
+
+  publish(messages: OutMessage[], requestId: string): Promise<PublishOutcome> {
+    const reason = this.unavailableReason()
+    if (reason) {
+      this.noteFailure(reason)
+      return Promise.reject(new PublishUnavailable(reason))
+    }
+    if (messages.length === 0) return Promise.resolve({ duplicate: new Uint8Array(0), duplicates: 0 })
+    return new Promise<PublishOutcome>((resolve, reject) => {
+      const batch: Batch = {
+        messages,
+        requestId,
+        base: this.seq,
+        next: 0,
+        outstanding: 0,
+        remaining: messages.length,
+        duplicate: new Uint8Array(messages.length),
+        duplicates: 0,
+        timer: undefined,
+        resolve,
+        reject,
+        done: false,
+      }
+      this.seq += messages.length
+      batch.timer = setTimeout(() => this.fail(batch, `no acknowledgement within ${this.settings.timeoutMs} ms`), this.settings.timeoutMs)
+      this.waiting.push(batch)
+      this.pump()
+    })
+  }
+
+  /** Publishes waiting messages while the in-flight window has room. */
+  private pump(): void {
+    const { maxInFlight, requestIdHeader } = this.settings
+    while (this.waiting.length > 0 && this.inFlight < maxInFlight) {
+      const batch = this.waiting[0]!
+      while (batch.next < batch.messages.length && this.inFlight < maxInFlight) {
+        const i = batch.next++
+        const m = batch.messages[i]!
+        const seq = batch.base + i
+        const hdrs = natsHeaders()
+        hdrs.set('Nats-Msg-Id', m.msgId)
+        hdrs.set(requestIdHeader, batch.requestId)
+        try {
+          this.nc.publish(m.subject, m.payload, { reply: `${this.inbox}.${seq}`, headers: hdrs })
+        } catch (err) {
+          this.fail(batch, `publish failed: ${(err as Error).message}`)
+          break
+        }
+        this.pending.set(seq, batch)
+        batch.outstanding++
+        this.inFlight++
+        this.published++
+      }
+      if (batch.done || batch.next === batch.messages.length) this.waiting.shift()
+    }
+  }
+
+  private onReply(msg: Msg): void {
+    const seq = Number(msg.subject.slice(this.prefixLength))
+    const batch = this.pending.get(seq)
+    if (!batch) return // the batch already failed or timed out
+    this.pending.delete(seq)
+    batch.outstanding--
+    this.inFlight--
+    if (msg.data.length === 0) {
+      // A status without a body: 503 = no responders (no stream on this subject).
+      this.fail(batch, msg.headers?.code === 503 ? 'no stream answers on this subject (JetStream unavailable)' : `status ${msg.headers?.code ?? '?'}`)
+    } else {
+      const text = msg.string()
+      const error = text.includes('"error"') ? (JSON.parse(text) as { error?: { description?: string } }).error : undefined
+      if (error) {
+        this.fail(batch, `JetStream refused the message: ${error.description ?? text}`)
+      } else {
+        if (DUPLICATE.test(text)) {
+          batch.duplicate[seq - batch.base] = 1
+          batch.duplicates++
+        }
+        if (--batch.remaining === 0 && !batch.done) this.succeed(batch)
+      }
+    }
+    if (this.waiting.length > 0) this.pump()
+  }
+
+  private succeed(batch: Batch): void {
+    batch.done = true
+    clearTimeout(batch.timer)
+    this.lastSuccessAt = Date.now()
+    batch.resolve({ duplicate: batch.duplicate, duplicates: batch.duplicates })
+  }
+
+  private fail(batch: Batch, reason: string): void {
+    if (batch.done) return
+    batch.done = true
+    clearTimeout(batch.timer)
+    // Free the window: late acks for these messages find no batch and are ignored.
+    if (batch.outstanding > 0) {
+      for (let i = 0; i < batch.next; i++) {
+        if (this.pending.delete(batch.base + i)) this.inFlight--
+      }
+      batch.outstanding = 0
+    }
+    const at = this.waiting.indexOf(batch)
+    if (at >= 0) this.waiting.splice(at, 1)
+    this.noteFailure(reason)
+    batch.reject(new PublishUnavailable(reason))
+    if (this.waiting.length > 0) queueMicrotask(() => this.pump())
+  }
+
+  private noteFailure(reason: string): void {
+    const now = Date.now()
+    if (!this.lastFailure || now - this.lastFailure.at > 1_000) this.settings.log.warn({ reason }, 'JetStream publish failing; answering 503')
+    this.lastFailure = { at: now, reason }
+  }
+
+  /** Messages published since start (for tests and metrics). */
+  get publishedTotal(): number {
+    return this.published
+  }
+
+  close(): void {
+    for (const batch of new Set([...this.pending.values(), ...this.waiting])) this.fail(batch, 'shutting down')
+    this.sub.unsubscribe()
+  }
+}

@@ -1,0 +1,80 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import Type from 'typebox'
+import { HttpProblem } from '@sluice/kit/problem'
+import { mapSegmentMessage, SEGMENT_SOURCE, SegmentBatch, SegmentMessage, segmentMessageId, type SegmentType } from '@sluice/formats/segment'
+import { authenticate, checkEventCount, credentialFrom, publishPrepared, rateLimit } from '../ingest.js'
+import { prepare } from '../prepare.js'
+import { publicRejection, Rejection, writeErrors } from '../schemas/responses.js'
+
+/**
+ * Segment's tracking API (`/v1/batch` and the single calls), so `@segment/analytics-node`
+ * works unchanged: the write key comes as Basic auth (`base64("<key>:")`) or in the body,
+ * `messageId` dedupes, and success is a 200 with a small JSON body. As elsewhere, valid
+ * messages of a batch are stored even when others are rejected.
+ */
+
+const SegmentOk = Type.Object({
+  success: Type.Literal(true),
+  accepted: Type.Integer(),
+  duplicates: Type.Integer(),
+  rejected: Type.Array(Rejection),
+})
+
+function record(value: unknown): Record<string, unknown> | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined
+}
+
+export default async function segmentRoutes(app: FastifyInstance): Promise<void> {
+  const { ingest } = app
+
+  const handle = async (request: FastifyRequest, reply: FastifyReply, impliedType: SegmentType | undefined) => {
+    const route = request.routeOptions.url!
+    const body = record(request.body)
+    if (!body) throw new HttpProblem(400, { kind: 'invalid-body', detail: 'expected a JSON object' })
+    const headerKey = credentialFrom(request)
+    const key = authenticate(ingest, headerKey ?? (typeof body.writeKey === 'string' ? body.writeKey : undefined))
+    if (key?.sources && !key.sources.has(SEGMENT_SOURCE)) throw new HttpProblem(403, { kind: 'source-not-allowed', detail: 'this write key may not send Segment events' })
+
+    let items: unknown[]
+    if (impliedType) items = [body]
+    else if (Array.isArray(body.batch)) items = body.batch
+    else throw new HttpProblem(400, { kind: 'invalid-body', detail: 'expected {"batch": [...]}', errors: [{ path: '/batch', message: 'must be an array' }] })
+    ingest.metrics.bodyBytes.observe({ route }, request.bodyInfo?.bytes ?? 0)
+    ingest.metrics.eventsPerRequest.observe({ route }, items.length)
+    checkEventCount(ingest, items.length)
+    rateLimit(ingest, request, key, items.length)
+
+    const ctx = { receivedAt: new Date().toISOString(), requestId: request.id }
+    const batchContext = impliedType ? undefined : record(body.context)
+    const prepared = prepare(items, (item) => mapSegmentMessage(item, ctx, impliedType, batchContext), segmentMessageId, {
+      topology: ingest.topology,
+      maxDepth: ingest.limits.maxPropertyDepth,
+      maxEventBytes: ingest.limits.maxEventBytes,
+      suspectStrings: request.bodyInfo?.suspectStrings ?? true,
+      key: undefined,
+    })
+    const rejected = prepared.rejected.map(publicRejection)
+    if (prepared.messages.length === 0) {
+      await publishPrepared(ingest, route, request, prepared)
+      throw new HttpProblem(400, { kind: 'no-valid-events', detail: `none of the ${items.length} messages is valid`, extra: { rejected } })
+    }
+    const { accepted, duplicates } = await publishPrepared(ingest, route, request, prepared)
+    return reply.code(200).send({ success: true, accepted, duplicates, rejected })
+  }
+
+  const schema = (summary: string, body: unknown) => ({
+    tags: ['segment'],
+    summary,
+    description: 'Segment tracking API compatible. Write key: HTTP Basic auth (the key as user name) or writeKey in the body. messageId is the dedupe key.',
+    body,
+    security: [{ basic: [] }] as Record<string, string[]>[],
+    response: { 200: SegmentOk, ...writeErrors, 403: writeErrors[401] },
+  })
+  const validatorCompiler = () => () => true
+
+  app.post('/v1/batch', { schema: schema('Segment batch', SegmentBatch), validatorCompiler }, (request, reply) => handle(request, reply, undefined))
+  for (const type of ['track', 'page', 'screen', 'identify'] as const) {
+    const single = Type.Intersect([Type.Partial(Type.Pick(SegmentMessage, ['type'])), Type.Omit(SegmentMessage, ['type']), Type.Object({ writeKey: Type.Optional(Type.String()) })])
+    app.post(`/v1/${type}`, { schema: schema(`Segment ${type}`, single), validatorCompiler }, (request, reply) => handle(request, reply, type))
+  }
+}
