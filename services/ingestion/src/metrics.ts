@@ -7,7 +7,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
  * known list (and those write keys name) is counted as "other".
  */
 
-export type RequestOutcome = 'accepted' | 'rejected' | 'unauthorized' | 'rate_limited' | 'too_large' | 'unavailable' | 'invalid'
+export type RequestOutcome = 'accepted' | 'rejected' | 'unauthorized' | 'rate_limited' | 'too_large' | 'unavailable' | 'error'
 export type EventOutcome = 'accepted' | 'duplicate' | 'rejected' | 'unavailable'
 
 const KNOWN_SOURCES = ['facebook', 'tiktok', 'web', 'ios', 'android', 'server', 'amplitude', 'segment', 'marketplace']
