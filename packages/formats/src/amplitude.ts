@@ -93,7 +93,9 @@ export function emptyProblems(): AmplitudeEventProblems {
 }
 
 export function addProblem(problems: Record<string, number[]>, field: string, index: number): void {
-  const list = (problems[field] ??= [])
+  // defineProperty, not assignment: a field named "__proto__" must become a key, not a prototype.
+  if (!Object.hasOwn(problems, field)) Object.defineProperty(problems, field, { value: [], enumerable: true, writable: true, configurable: true })
+  const list = problems[field]!
   if (list[list.length - 1] !== index) list.push(index)
 }
 
