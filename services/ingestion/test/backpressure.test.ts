@@ -1,8 +1,9 @@
 import { test } from 'node:test'
 import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import assert from 'node:assert/strict'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { startPrivateNats } from '@sluice/testkit/private-nats'
+import { startPrivateNats, type PrivateNats } from '@sluice/testkit/private-nats'
 import { waitFor } from '@sluice/testkit/ports'
 import { ingestionHarness, nativeEvent, type IngestionHarness } from './helpers.js'
 
@@ -12,15 +13,17 @@ import { ingestionHarness, nativeEvent, type IngestionHarness } from './helpers.
  * without a restart. Servers that are stopped or paused are private to this file.
  */
 
-/** The pid of the nats-server this test started on `port` (the testkit handle does not expose it). */
-async function pidOf(port: number): Promise<number> {
+/**
+ * The pid of the nats-server this test started (the testkit handle does not expose it),
+ * found by its private storage directory, so no other test's server is ever paused.
+ */
+async function pidOf(nats: PrivateNats): Promise<number> {
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')
-    const args = cmdline.split('\0')
-    if (args[0]?.endsWith('nats-server') && args[args.indexOf('-p') + 1] === String(port)) return Number(entry)
+    const args = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0')
+    if (args[0]?.endsWith('nats-server') && args.includes(join(nats.dir, 'js')) && args.includes(String(nats.port))) return Number(entry)
   }
-  throw new Error(`no nats-server on port ${port}`)
+  throw new Error(`the private nats-server in ${nats.dir} is not running`)
 }
 
 async function readiness(h: IngestionHarness) {
@@ -85,7 +88,7 @@ test('NATS down: 503 + Retry-After at once, readiness down, liveness up, every 2
 test('JetStream slow (server paused): 503 + Retry-After after PUBLISH_TIMEOUT_MS, then recovery', async () => {
   const nats = await startPrivateNats()
   const h = await ingestionHarness({ natsUrl: nats.url, env: { PUBLISH_TIMEOUT_MS: '800' } })
-  const pid = await pidOf(nats.port)
+  const pid = await pidOf(nats)
   try {
     assert.equal((await h.app.inject({ method: 'POST', url: '/v1/events', payload: nativeEvent() })).statusCode, 202)
     process.kill(pid, 'SIGSTOP')

@@ -127,9 +127,15 @@ function send100MB(path: string, chunked: boolean): Promise<{ status: number; bo
       res.on('data', (d: Buffer) => (body += d.toString()))
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
     })
-    req.on('error', (err) => (answered ? undefined : reject(err)))
+    // The server may close the socket after its 413 while we still write: EPIPE/ECONNRESET
+    // then, but the answer has been sent and is read all the same.
+    let failed: Error | undefined
+    req.on('error', (err) => {
+      failed = err
+      setTimeout(() => (answered ? undefined : reject(failed!)), 5_000)
+    })
     const pump = () => {
-      while (!answered && written < size) {
+      while (!answered && !failed && written < size) {
         written += chunk.length
         if (!req.write(chunk)) return req.once('drain', pump)
       }

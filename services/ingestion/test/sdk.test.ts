@@ -61,7 +61,7 @@ test('Amplitude SDK: events are delivered and found in JetStream with insert_id 
 
 test('Amplitude SDK: a 413 makes it halve its batches and deliver everything', async () => {
   const before413 = await statusCount('/2/httpapi', 413)
-  const client = await amplitude({ flushQueueSize: 40, flushIntervalMillis: 20 })
+  const client = await amplitude({ flushQueueSize: 40, flushIntervalMillis: 300 })
   const pending = Array.from({ length: 40 }, (_, i) => client.track('Chunked', { i }, { device_id: 'sdk-device-413' }).promise)
   const results = await Promise.all(pending)
   assert.deepEqual(new Set(results.map((r) => r.code)), new Set([200]))
