@@ -38,8 +38,9 @@ export interface ServerOptions {
 export async function startBenchServer({ nodeArgs = [], env = {} }: ServerOptions = {}): Promise<BenchServer> {
   const nats = await startPrivateNats()
   const port = await freePort()
-  const entry = fileURLToPath(import.meta.resolve('@sluice/ingestion/server'))
-  const child: ChildProcess = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', ...nodeArgs, entry], {
+  // The compiled service, as `npm start` runs it (run.ts builds first): no loader thread, no transpiling.
+  const entry = fileURLToPath(import.meta.resolve('@sluice/ingestion/server')).replace(/\/src\/server\.ts$/, '/dist/server.js')
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, entry], {
     env: childEnvironment({ NATS_URL: nats.url, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', STREAM_MAX_BYTES: String(16 * 1024 ** 3), ...env }),
     stdio: ['ignore', 'inherit', 'inherit'],
   })

@@ -12,6 +12,10 @@ function fromMs(ms: number): string | undefined {
 
 /** An ISO-8601 date-time already checked by a schema (`format: 'date-time'`). */
 export function isoInstant(value: string): string | undefined {
+  // Most clients already send the canonical form (what toISOString() gives): keep it as is.
+  if (value.length === 24 && value.charCodeAt(23) === 90 /* Z */ && value.charCodeAt(10) === 84 /* T */ && value.charCodeAt(19) === 46 /* . */ && value >= '1970') {
+    return value
+  }
   return fromMs(Date.parse(value))
 }
 

@@ -31,6 +31,11 @@ function tooLarge(limit: number): HttpProblem {
   return new HttpProblem(413, { kind: 'body-too-large', detail: `the request body is larger than ${limit} bytes (BODY_LIMIT_BYTES, counted after decompression)`, extra: { limit } })
 }
 
+/** The client went away mid-body: nobody will read the answer, but it is no server error. */
+function aborted(): HttpProblem {
+  return new HttpProblem(400, { kind: 'request-aborted', detail: 'the client closed the connection before the body arrived' })
+}
+
 function decoderFor(encoding: string | undefined): Transform | undefined {
   switch ((encoding ?? 'identity').trim().toLowerCase()) {
     case 'identity':
@@ -84,10 +89,10 @@ export function readBody(request: FastifyRequest, payload: Readable, limit: numb
     source.on('data', onData)
     source.once('end', () => finish(undefined))
     source.once('error', (err: Error) =>
-      finish(decoder ? new HttpProblem(400, { kind: 'invalid-encoding', detail: `the body is not valid ${String(request.headers['content-encoding'])}: ${err.message}` }) : err),
+      finish(decoder ? new HttpProblem(400, { kind: 'invalid-encoding', detail: `the body is not valid ${String(request.headers['content-encoding'])}: ${err.message}` }) : aborted()),
     )
     if (decoder) {
-      payload.once('error', (err: Error) => finish(err))
+      payload.once('error', () => finish(aborted()))
       payload.pipe(decoder)
     }
   })

@@ -123,8 +123,18 @@ export async function publishPrepared(ingest: Ingest, route: string, request: Fa
     if (prepared.messages.length === 0) return { accepted: 0, duplicates: 0 }
     const outcome = await ingest.publisher.publish(prepared.messages, request.id)
     stop()
+    // Counted per source first: one label lookup per source, not per event.
     const { sources } = prepared
-    for (let i = 0; i < sources.length; i++) tally.add(metrics.sourceLabel(sources[i]), outcome.duplicate[i] ? 'duplicate' : 'accepted')
+    const counts = new Map<string, [accepted: number, duplicates: number]>()
+    for (let i = 0; i < sources.length; i++) {
+      let c = counts.get(sources[i]!)
+      if (!c) counts.set(sources[i]!, (c = [0, 0]))
+      c[outcome.duplicate[i] ? 1 : 0] += 1
+    }
+    for (const [source, [accepted, duplicates]] of counts) {
+      if (accepted) tally.add(metrics.sourceLabel(source), 'accepted', '', accepted)
+      if (duplicates) tally.add(metrics.sourceLabel(source), 'duplicate', '', duplicates)
+    }
     return { accepted: sources.length - outcome.duplicates, duplicates: outcome.duplicates + prepared.repeats.length }
   } catch (err) {
     if (!(err instanceof PublishUnavailable)) throw err

@@ -1,5 +1,6 @@
-import { createInbox, headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import type { Logger } from '@sluice/kit/logger'
+import { PublishHeaders, safeMsgId } from './publish-headers.js'
 
 /**
  * Publishes messages to JetStream and reports, per batch, when every one of them is
@@ -10,8 +11,8 @@ import type { Logger } from '@sluice/kit/logger'
  * promise chain and (in nats-core 3.4) an Error for every successful ack; at tens of
  * thousands of messages a second that is most of the CPU. Here every message is a plain
  * core publish with a reply subject under one inbox, acks arrive on one subscription,
- * a batch has one timer, and the client's outbound buffer coalesces the publishes of
- * all concurrent requests into few socket writes. The protocol is JetStream's own: the
+ * one sweeper watches every batch for stalls, and the publishes of all requests that
+ * arrived in one event-loop turn go out together, in few socket writes. The protocol is JetStream's own: the
  * reply to a publish on a stream subject is the PubAck (`{"stream","seq","duplicate"}`)
  * or an error (`{"error":{…}}`, e.g. a full stream with discard-new), and a 503 status
  * without a body when no stream listens.
@@ -20,11 +21,15 @@ import type { Logger } from '@sluice/kit/logger'
 /** nats-server writes acks by hand: `{"stream":"EVENTS", "seq":1,"duplicate": true}`. */
 const DUPLICATE = /"duplicate":\s*true/
 
+/** However steadily JetStream acknowledges, no request waits longer than this many timeouts. */
+const HARD_CAP = 6
+
 export interface OutMessage {
   subject: string
   /** Nats-Msg-Id: JetStream drops a message whose id it saw inside its dedupe window. */
   msgId: string
-  payload: string
+  /** The envelope as UTF-8 JSON. */
+  payload: Uint8Array
 }
 
 export interface PublishOutcome {
@@ -49,7 +54,7 @@ interface Batch {
   remaining: number
   duplicate: Uint8Array
   duplicates: number
-  timer: NodeJS.Timeout | undefined
+  startedAt: number
   resolve(outcome: PublishOutcome): void
   reject(err: Error): void
   done: boolean
@@ -70,6 +75,12 @@ export class JetStreamPublisher {
   /** Batches with messages not yet published, oldest first. */
   private readonly waiting: Batch[] = []
   private seq = 0
+  private pumpScheduled = false
+  /** Every batch not yet answered. */
+  private readonly batches = new Set<Batch>()
+  /** When JetStream last acknowledged anything (performance.now()). */
+  private lastAckAt = performance.now()
+  private readonly sweeper: NodeJS.Timeout
   private connected = true
   private published = 0
   /** Messages published and not yet answered. */
@@ -84,7 +95,25 @@ export class JetStreamPublisher {
     this.inbox = createInbox()
     this.prefixLength = this.inbox.length + 1
     this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => (err ? undefined : this.onReply(msg)) })
+    this.sweeper = setInterval(() => this.sweep(), Math.max(20, Math.min(250, settings.timeoutMs / 10)))
+    this.sweeper.unref()
     void this.watch()
+  }
+
+  /**
+   * Fails batches when JetStream stopped answering: no acknowledgement for
+   * PUBLISH_TIMEOUT_MS since the batch started or since the last ack of any message.
+   * A large batch queued behind others keeps waiting while acks flow; a hard cap of
+   * HARD_CAP × the timeout bounds every request all the same.
+   */
+  private sweep(): void {
+    if (this.batches.size === 0) return
+    const now = performance.now()
+    const { timeoutMs } = this.settings
+    for (const batch of this.batches) {
+      if (now - Math.max(batch.startedAt, this.lastAckAt) > timeoutMs) this.fail(batch, `no acknowledgement from JetStream within ${timeoutMs} ms`)
+      else if (now - batch.startedAt > timeoutMs * HARD_CAP) this.fail(batch, `JetStream too slow: not every event acknowledged within ${timeoutMs * HARD_CAP} ms`)
+    }
   }
 
   private async watch(): Promise<void> {
@@ -123,16 +152,32 @@ export class JetStreamPublisher {
         remaining: messages.length,
         duplicate: new Uint8Array(messages.length),
         duplicates: 0,
-        timer: undefined,
+        startedAt: performance.now(),
         resolve,
         reject,
         done: false,
       }
       this.seq += messages.length
-      batch.timer = setTimeout(() => this.fail(batch, `no acknowledgement within ${this.settings.timeoutMs} ms`), this.settings.timeoutMs)
+      this.batches.add(batch)
       this.waiting.push(batch)
-      this.pump()
+      this.schedulePump()
     })
+  }
+
+  /**
+   * Publishes once per event-loop turn, after every request that arrived in this turn
+   * has queued its messages: the client then flushes them in one socket write instead
+   * of one write per request (per event, for single-event requests).
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return
+    this.pumpScheduled = true
+    setImmediate(this.runPump)
+  }
+
+  private readonly runPump = () => {
+    this.pumpScheduled = false
+    this.pump()
   }
 
   /** Publishes waiting messages while the in-flight window has room. */
@@ -144,11 +189,8 @@ export class JetStreamPublisher {
         const i = batch.next++
         const m = batch.messages[i]!
         const seq = batch.base + i
-        const hdrs = natsHeaders()
-        hdrs.set('Nats-Msg-Id', m.msgId)
-        hdrs.set(requestIdHeader, batch.requestId)
         try {
-          this.nc.publish(m.subject, m.payload, { reply: `${this.inbox}.${seq}`, headers: hdrs })
+          this.nc.publish(m.subject, m.payload, { reply: `${this.inbox}.${seq}`, headers: new PublishHeaders(safeMsgId(m.msgId), requestIdHeader, batch.requestId) })
         } catch (err) {
           this.fail(batch, `publish failed: ${(err as Error).message}`)
           break
@@ -169,6 +211,7 @@ export class JetStreamPublisher {
     this.pending.delete(seq)
     batch.outstanding--
     this.inFlight--
+    this.lastAckAt = performance.now()
     if (msg.data.length === 0) {
       // A status without a body: 503 = no responders (no stream on this subject).
       this.fail(batch, msg.headers?.code === 503 ? 'no stream answers on this subject (JetStream unavailable)' : `status ${msg.headers?.code ?? '?'}`)
@@ -185,12 +228,12 @@ export class JetStreamPublisher {
         if (--batch.remaining === 0 && !batch.done) this.succeed(batch)
       }
     }
-    if (this.waiting.length > 0) this.pump()
+    if (this.waiting.length > 0) this.schedulePump()
   }
 
   private succeed(batch: Batch): void {
     batch.done = true
-    clearTimeout(batch.timer)
+    this.batches.delete(batch)
     this.lastSuccessAt = Date.now()
     batch.resolve({ duplicate: batch.duplicate, duplicates: batch.duplicates })
   }
@@ -198,7 +241,7 @@ export class JetStreamPublisher {
   private fail(batch: Batch, reason: string): void {
     if (batch.done) return
     batch.done = true
-    clearTimeout(batch.timer)
+    this.batches.delete(batch)
     // Free the window: late acks for these messages find no batch and are ignored.
     if (batch.outstanding > 0) {
       for (let i = 0; i < batch.next; i++) {
@@ -210,7 +253,7 @@ export class JetStreamPublisher {
     if (at >= 0) this.waiting.splice(at, 1)
     this.noteFailure(reason)
     batch.reject(new PublishUnavailable(reason))
-    if (this.waiting.length > 0) queueMicrotask(() => this.pump())
+    if (this.waiting.length > 0) this.schedulePump()
   }
 
   private noteFailure(reason: string): void {
@@ -224,8 +267,12 @@ export class JetStreamPublisher {
     return this.published
   }
 
-  close(): void {
-    for (const batch of new Set([...this.pending.values(), ...this.waiting])) this.fail(batch, 'shutting down')
+  /** Lets the batches in hand finish (bounded by the timeout's cap), then stops. */
+  async close(): Promise<void> {
+    const deadline = performance.now() + this.settings.timeoutMs * HARD_CAP
+    while (this.batches.size > 0 && performance.now() < deadline && !this.unavailableReason()) await new Promise((r) => setTimeout(r, 20))
+    for (const batch of this.batches) this.fail(batch, 'shutting down')
+    clearInterval(this.sweeper)
     this.sub.unsubscribe()
   }
 }

@@ -52,6 +52,7 @@ export function prepare(
   const rejected: Rejection[] = []
   const repeats: string[] = []
   const seen = new Set<string>()
+  const subjects = new Map<string, string>()
   const sourceOf = (item: unknown) => (item !== null && typeof item === 'object' ? (item as { source?: unknown }).source : undefined)
 
   for (let index = 0; index < items.length; index++) {
@@ -71,9 +72,9 @@ export function prepare(
       rejected.push({ index, eventId: e.event_id, errors: [{ path: '/source', message: `this write key may not send events of source "${e.source}"` }], reason: 'source_not_allowed', source: e.source })
       continue
     }
-    const payload = JSON.stringify(e)
-    // Characters ≤ bytes ≤ 3 × characters: measure bytes only when it can matter.
-    if (payload.length * 3 > maxEventBytes && Buffer.byteLength(payload) > maxEventBytes) {
+    // Encoded here once: the size check needs the bytes, and the client then sends them as they are.
+    const payload = Buffer.from(JSON.stringify(e))
+    if (payload.length > maxEventBytes) {
       rejected.push({ index, eventId: e.event_id, errors: [{ path: '/', message: `the event is larger than ${maxEventBytes} bytes (MAX_EVENT_BYTES)` }], reason: 'too_large', source: e.source })
       continue
     }
@@ -83,7 +84,9 @@ export function prepare(
       continue
     }
     seen.add(msgId)
-    messages.push({ subject: eventSubject(topology, e.source), msgId, payload })
+    let subject = subjects.get(e.source)
+    if (subject === undefined) subjects.set(e.source, (subject = eventSubject(topology, e.source)))
+    messages.push({ subject, msgId, payload })
     sources.push(e.source)
   }
   return { messages, sources, rejected, repeats }
