@@ -6,6 +6,16 @@ import type { MapContext } from './mapped.js'
 import { parseMoney } from './money.js'
 import { isoInstant } from './time.js'
 
+export const nativeExample = {
+  eventId: 'evt-0001',
+  timestamp: '2026-11-21T10:00:00.000Z',
+  source: 'web',
+  eventType: 'page_view',
+  userId: 'user-42',
+  sessionId: 'sess-7',
+  data: { path: '/pricing', country: 'Germany' },
+}
+
 /**
  * The native event format (design.md §3): what Sluice's own clients send. Event types
  * without a schema of their own are checked against this one only; their `data` is free.
@@ -28,17 +38,7 @@ export const NativeEvent = Type.Object(
   },
   {
     $id: 'NativeEvent',
-    examples: [
-      {
-        eventId: 'evt-0001',
-        timestamp: '2026-11-21T10:00:00.000Z',
-        source: 'web',
-        eventType: 'page_view',
-        userId: 'user-42',
-        sessionId: 'sess-7',
-        data: { path: '/pricing', country: 'Germany' },
-      },
-    ],
+    examples: [nativeExample],
   },
 )
 

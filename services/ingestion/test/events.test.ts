@@ -157,3 +157,33 @@ test('/metrics counts requests and events by route, source and outcome, publish 
   assert.match(lines, /sluice_ingestion_publish_in_flight\{[^}]*\} \d+/)
   assert.match(lines, /sluice_ingestion_request_body_bytes_bucket\{le="256",[^}]*route="\/v1\/events"/)
 })
+
+test('every example body in the OpenAPI document is accepted by its route', async () => {
+  const doc = (await h.app.inject({ method: 'GET', url: '/api/json' })).json<{
+    paths: Record<string, { post?: { requestBody?: { content: Record<string, { example?: unknown; examples?: Record<string, { value: unknown }> }> } } }>
+  }>()
+  let tried = 0
+  for (const [path, item] of Object.entries(doc.paths)) {
+    const media = item.post?.requestBody?.content['application/json']
+    if (!media) continue
+    const bodies = media.examples ? Object.values(media.examples).map((e) => e.value) : [media.example]
+    assert.ok(bodies.length > 0 && bodies[0] !== undefined, `${path} has an example`)
+    for (const body of bodies) {
+      const res = await h.app.inject({ method: 'POST', url: path, payload: body as object })
+      assert.ok(res.statusCode === 200 || res.statusCode === 202, `${path}: ${res.statusCode} ${res.body}`)
+      tried++
+    }
+  }
+  assert.ok(tried >= 11)
+})
+
+test('event ids with control characters or edge spaces are stored and still dedupe', async () => {
+  const event = nativeEvent({ eventId: ' line\r\nbreak ' })
+  const first = await h.app.inject({ method: 'POST', url: '/v1/events', payload: event })
+  assert.deepEqual(first.json(), { accepted: 1, duplicates: 0, rejected: [] })
+  const again = await h.app.inject({ method: 'POST', url: '/v1/events', payload: event })
+  assert.deepEqual(again.json(), { accepted: 0, duplicates: 1, rejected: [] })
+  const stored = (await h.stored()).find((m) => m.envelope.event_id === event.eventId)
+  assert.ok(stored, 'stored under the id as sent')
+  assert.match(stored.headers['Nats-Msg-Id']!, /^sha256:[0-9a-f]{64}$/)
+})

@@ -60,9 +60,10 @@ export default fp<IngestPluginOptions>(
       retryAfterSeconds: Math.max(1, Math.ceil(opts.publishTimeoutMs / 1000)),
     }
     app.decorate('ingest', ingest)
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url
       if (route !== undefined && WRITE_ROUTES.has(route) && request.method === 'POST') ingest.metrics.request(route, requestOutcome(reply.statusCode))
+      done()
     })
     app.decorateRequest('writeKey', undefined)
     // Runs before the NATS plugin drains the connection (onClose hooks run in reverse order).

@@ -1,8 +1,8 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import Type from 'typebox'
 import { HttpProblem } from '@sluice/kit/problem'
 import { mapNativeEvent, nativeEventId } from '@sluice/formats/native'
-import { NativeEvent } from '@sluice/formats/native-event'
+import { NativeEvent, nativeExample } from '@sluice/formats/native-event'
 import { facebookExamples, FacebookBottomEvent, FacebookTopEvent } from '@sluice/formats/facebook'
 import { tiktokExamples, TiktokBottomEvent, TiktokTopEvent } from '@sluice/formats/tiktok'
 import { marketplaceExamples } from '@sluice/formats/marketplace'
@@ -14,7 +14,11 @@ const AnyEvent = Type.Union([NativeEvent, FacebookTopEvent, FacebookBottomEvent,
 
 const Body = Type.Union([AnyEvent, Type.Array(AnyEvent), Type.Object({ events: Type.Array(AnyEvent) })], {
   description: 'One native event, an array of them (the publisher posts up to 50,000), or {"events": [...]}',
-  examples: [[facebookExamples.top, facebookExamples.bottom, tiktokExamples.top, tiktokExamples.bottom, ...marketplaceExamples]],
+  examples: [
+    nativeExample,
+    [facebookExamples.top, facebookExamples.bottom, tiktokExamples.top, tiktokExamples.bottom],
+    { events: marketplaceExamples },
+  ],
 })
 
 /** The events of a body in any of the three accepted shapes. */
@@ -63,13 +67,21 @@ export default async function eventsRoutes(app: FastifyInstance): Promise<void> 
     security: [{ bearer: [] }, { writeKeyHeader: [] }, { writeKeyQuery: [] }] as Record<string, string[]>[],
     response: { 202: Accepted, ...writeErrors },
   }
+  // Keys are checked before the body is read, so a request without one costs no parsing
+  // (and an open ingestion has no hook at all).
+  const checkKey: onRequestHookHandler = (request, _reply, done) => {
+    try {
+      request.writeKey = authenticate(ingest, credentialFrom(request))
+      done()
+    } catch (err) {
+      done(err as Error)
+    }
+  }
   const routeOptions = {
     // Each event is checked on its own in the handler so one bad event does not reject
     // its batch: the body schema documents the request but is not enforced as a whole.
     validatorCompiler: () => () => true,
-    onRequest: async (request: FastifyRequest) => {
-      request.writeKey = authenticate(ingest, credentialFrom(request))
-    },
+    ...(ingest.keys.open ? {} : { onRequest: checkKey }),
   }
 
   app.post('/v1/events', { ...routeOptions, schema: { ...schema, summary: 'Send events' } }, handler)

@@ -73,8 +73,16 @@ export default async function segmentRoutes(app: FastifyInstance): Promise<void>
   const validatorCompiler = () => () => true
 
   app.post('/v1/batch', { schema: schema('Segment batch', SegmentBatch), validatorCompiler }, (request, reply) => handle(request, reply, undefined))
+  const examples = {
+    track: { writeKey: 'your-write-key', userId: 'user-42', event: 'Order Completed', properties: { revenue: 42.5, currency: 'EUR' }, timestamp: '2026-11-21T10:00:00.000Z' },
+    page: { writeKey: 'your-write-key', anonymousId: 'anon-9', name: 'Pricing', properties: { path: '/pricing' } },
+    screen: { writeKey: 'your-write-key', userId: 'user-42', name: 'Checkout' },
+    identify: { writeKey: 'your-write-key', userId: 'user-42', traits: { plan: 'pro', email: 'ada@example.com' } },
+  }
   for (const type of ['track', 'page', 'screen', 'identify'] as const) {
-    const single = Type.Intersect([Type.Partial(Type.Pick(SegmentMessage, ['type'])), Type.Omit(SegmentMessage, ['type']), Type.Object({ writeKey: Type.Optional(Type.String()) })])
+    const single = Type.Intersect([Type.Partial(Type.Pick(SegmentMessage, ['type'])), Type.Omit(SegmentMessage, ['type']), Type.Object({ writeKey: Type.Optional(Type.String()) })], {
+      examples: [examples[type]],
+    })
     app.post(`/v1/${type}`, { schema: schema(`Segment ${type}`, single), validatorCompiler }, (request, reply) => handle(request, reply, type))
   }
 }
