@@ -39,7 +39,10 @@ export interface BenchResult {
   /** …and since it started (warm-up included): must equal the stream's count. */
   acceptedTotal: number
   inStream: number
+  /** Cores used on average during the run. */
   cpu: { ingestion: number; nats: number; loadGenerator: number }
+  /** Ingestion CPU per accepted event and per request, in µs: comparable across busy and quiet machines. */
+  ingestionCpuMicros: { perEvent: number; perRequest: number }
 }
 
 async function metric(url: string, name: string, match: string): Promise<number> {
@@ -80,6 +83,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     let sentEvents = 0
     const result = await cannon(server.url, o, o.durationSeconds, (n) => (sentEvents += n))
     const self = process.cpuUsage(cpu0.self)
+    const ingestionCpu = cpuSeconds(server.ingestionPid) - cpu0.ingestion
     const elapsed = result.duration
     const acceptedTotal = await metric(server.url, 'sluice_ingestion_events_total', 'outcome="accepted"')
     const acceptedByServer = acceptedTotal - acceptedBefore
@@ -105,9 +109,13 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       acceptedTotal,
       inStream,
       cpu: {
-        ingestion: Math.round(((cpuSeconds(server.ingestionPid) - cpu0.ingestion) / elapsed) * 100) / 100,
+        ingestion: Math.round((ingestionCpu / elapsed) * 100) / 100,
         nats: Math.round(((cpuSeconds(server.natsPid) - cpu0.nats) / elapsed) * 100) / 100,
         loadGenerator: Math.round(((self.user + self.system) / 1e6 / elapsed) * 100) / 100,
+      },
+      ingestionCpuMicros: {
+        perEvent: Math.round((ingestionCpu * 1e7) / Math.max(1, acceptedByServer)) / 10,
+        perRequest: Math.round((ingestionCpu * 1e7) / Math.max(1, ok)) / 10,
       },
     }
   } finally {

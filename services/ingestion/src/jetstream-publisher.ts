@@ -21,6 +21,9 @@ import { PublishHeaders, safeMsgId } from './publish-headers.js'
 /** nats-server writes acks by hand: `{"stream":"EVENTS", "seq":1,"duplicate": true}`. */
 const DUPLICATE = /"duplicate":\s*true/
 
+/** Publishes go out at most this often under load (see schedulePump). */
+const COALESCE_MS = 1
+
 /** However steadily JetStream acknowledges, no request waits longer than this many timeouts. */
 const HARD_CAP = 6
 
@@ -76,6 +79,7 @@ export class JetStreamPublisher {
   private readonly waiting: Batch[] = []
   private seq = 0
   private pumpScheduled = false
+  private lastPumpAt = 0
   /** Every batch not yet answered. */
   private readonly batches = new Set<Batch>()
   /** When JetStream last acknowledged anything (performance.now()). */
@@ -165,18 +169,23 @@ export class JetStreamPublisher {
   }
 
   /**
-   * Publishes once per event-loop turn, after every request that arrived in this turn
-   * has queued its messages: the client then flushes them in one socket write instead
-   * of one write per request (per event, for single-event requests).
+   * Publishes after every request that arrived in this event-loop turn has queued its
+   * messages, and under load at most once a millisecond: the client then sends them in
+   * one socket write. On loopback a write costs tens of µs (the kernel delivers the
+   * packet to nats-server in the writer's time), so one write per single-event request
+   * was a fifth of the CPU; coalesced, it is a few per cent, for ≤ 1 ms of latency.
    */
   private schedulePump(): void {
     if (this.pumpScheduled) return
     this.pumpScheduled = true
-    setImmediate(this.runPump)
+    const wait = COALESCE_MS - (performance.now() - this.lastPumpAt)
+    if (wait <= 0) setImmediate(this.runPump)
+    else setTimeout(this.runPump, wait)
   }
 
   private readonly runPump = () => {
     this.pumpScheduled = false
+    this.lastPumpAt = performance.now()
     this.pump()
   }
 
