@@ -28,6 +28,8 @@ const { positionals, values } = parseArgs({
     connections: { type: 'string' },
     profile: { type: 'boolean', default: false },
     'node-options': { type: 'string', default: '' },
+    /** Extra environment for the ingestion process, e.g. --env PUBLISH_MAX_IN_FLIGHT=16384 */
+    env: { type: 'string', multiple: true, default: [] },
   },
 })
 
@@ -47,7 +49,10 @@ const result = await runBench({
   ...scenario({ connections: values.connections ? Number(values.connections) : undefined }),
   durationSeconds: Number(values.duration),
   warmupSeconds: Number(values.warmup),
-  env: values['node-options'] ? { NODE_OPTIONS: values['node-options'] } : {},
+  env: {
+    ...Object.fromEntries(values.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+    ...(values['node-options'] ? { NODE_OPTIONS: values['node-options'] } : {}),
+  },
   nodeArgs: values.profile ? ['--cpu-prof', `--cpu-prof-dir=${new URL(`profile-${name}-${stamp}/`, results).pathname}`] : [],
 })
 const report = { ...result, date: new Date().toISOString(), node: process.version }

@@ -9,23 +9,15 @@ import { Match, type MsgHdrs } from '@nats-io/transport-node'
  * interface for a fixed pair and encodes it once.
  */
 
-/** Control characters (CR/LF would break the protocol), or spaces the client would trim away. */
-function unsafe(msgId: string): boolean {
-  const last = msgId.length - 1
-  if (msgId.charCodeAt(0) === 32 || msgId.charCodeAt(last) === 32) return true
-  for (let i = 0; i <= last; i++) {
-    const c = msgId.charCodeAt(i)
-    if (c < 32 || c === 127) return true
-  }
-  return false
-}
+/** Control characters (CR/LF would break the protocol), or edge spaces the client would trim away. */
+const UNSAFE = /^ | $|[\u0000-\u001f\u007f]/
 
 /**
  * A message id safe to put in a header: an event id with control characters or edge
  * spaces is replaced by a digest of itself, so it still dedupes.
  */
 export function safeMsgId(msgId: string): string {
-  return unsafe(msgId) ? `sha256:${createHash('sha256').update(msgId).digest('hex')}` : msgId
+  return UNSAFE.test(msgId) ? `sha256:${createHash('sha256').update(msgId).digest('hex')}` : msgId
 }
 
 export class PublishHeaders implements MsgHdrs {
