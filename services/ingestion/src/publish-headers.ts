@@ -10,6 +10,7 @@ import { Match, type MsgHdrs } from '@nats-io/transport-node'
  */
 
 /** Control characters (CR/LF would break the protocol), or edge spaces the client would trim away. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const UNSAFE = /^ | $|[\u0000-\u001f\u007f]/
 
 /**
