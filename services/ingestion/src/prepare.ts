@@ -39,11 +39,27 @@ export interface PrepareOptions {
   key: WriteKey | undefined
 }
 
+/** What slices of one request share: the ids seen so far (repeats), subjects by source. */
+export interface PrepareState {
+  seen: Set<string>
+  subjects: Map<string, string>
+}
+
+export function prepareState(): PrepareState {
+  return { seen: new Set(), subjects: new Map() }
+}
+
+const sourceOf = (item: unknown) => (item !== null && typeof item === 'object' ? (item as { source?: unknown }).source : undefined)
+
+/** Prepares `items[start, end)` (all of them by default); indices in rejections are the items'. */
 export function prepare(
   items: readonly unknown[],
   map: (item: unknown, index: number) => Mapped,
   eventIdOf: (item: unknown) => string | null,
   options: PrepareOptions,
+  { seen, subjects }: PrepareState = prepareState(),
+  start = 0,
+  end = items.length,
 ): Prepared {
   const { topology, maxDepth, maxEventBytes, suspectStrings, key } = options
   const inspect = { maxDepth, checkStrings: suspectStrings }
@@ -51,11 +67,8 @@ export function prepare(
   const sources: string[] = []
   const rejected: Rejection[] = []
   const repeats: string[] = []
-  const seen = new Set<string>()
-  const subjects = new Map<string, string>()
-  const sourceOf = (item: unknown) => (item !== null && typeof item === 'object' ? (item as { source?: unknown }).source : undefined)
 
-  for (let index = 0; index < items.length; index++) {
+  for (let index = start; index < end; index++) {
     const item = items[index]
     const finding = inspectEvent(item, inspect)
     if (finding) {

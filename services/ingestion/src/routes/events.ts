@@ -6,8 +6,7 @@ import { NativeEvent, nativeExample } from '@sluice/formats/native-event'
 import { facebookExamples, FacebookBottomEvent, FacebookTopEvent } from '@sluice/formats/facebook'
 import { tiktokExamples, TiktokBottomEvent, TiktokTopEvent } from '@sluice/formats/tiktok'
 import { marketplaceExamples } from '@sluice/formats/marketplace'
-import { authenticate, checkEventCount, credentialFrom, publishPrepared, rateLimit } from '../ingest.js'
-import { prepare } from '../prepare.js'
+import { authenticate, checkEventCount, credentialFrom, ingestItems, rateLimit } from '../ingest.js'
 import { Accepted, publicRejection, writeErrors } from '../schemas/responses.js'
 
 const AnyEvent = Type.Union([NativeEvent, FacebookTopEvent, FacebookBottomEvent, TiktokTopEvent, TiktokBottomEvent])
@@ -39,19 +38,13 @@ export default async function eventsRoutes(app: FastifyInstance): Promise<void> 
     checkEventCount(ingest, items.length)
     rateLimit(ingest, request, request.writeKey, items.length)
     const ctx = { receivedAt: new Date().toISOString(), requestId: request.id }
-    const prepared = prepare(items, (item) => mapNativeEvent(item, ctx), nativeEventId, {
-      topology: ingest.topology,
-      maxDepth: ingest.limits.maxPropertyDepth,
-      maxEventBytes: ingest.limits.maxEventBytes,
+    const result = await ingestItems(ingest, route, request, items, (item) => mapNativeEvent(item, ctx), nativeEventId, {
       suspectStrings: request.bodyInfo?.suspectStrings ?? true,
       key: request.writeKey,
     })
-    const rejected = prepared.rejected.map(publicRejection)
-    if (prepared.messages.length === 0 && prepared.repeats.length === 0) {
-      await publishPrepared(ingest, route, request, prepared)
-      throw new HttpProblem(400, { kind: 'no-valid-events', detail: `none of the ${items.length} events is valid`, extra: { rejected } })
-    }
-    const { accepted, duplicates } = await publishPrepared(ingest, route, request, prepared)
+    const rejected = result.rejected.map(publicRejection)
+    if (result.valid === 0) throw new HttpProblem(400, { kind: 'no-valid-events', detail: `none of the ${items.length} events is valid`, extra: { rejected } })
+    const { accepted, duplicates } = result
     return reply.code(202).send({ accepted, duplicates, rejected })
   }
 

@@ -2,8 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { HttpProblem } from '@sluice/kit/problem'
 import { mapSegmentMessage, SEGMENT_SOURCE, SegmentBatch, SegmentMessage, segmentMessageId, type SegmentType } from '@sluice/formats/segment'
-import { authenticate, checkEventCount, credentialFrom, publishPrepared, rateLimit } from '../ingest.js'
-import { prepare } from '../prepare.js'
+import { authenticate, checkEventCount, credentialFrom, ingestItems, rateLimit } from '../ingest.js'
 import { publicRejection, Rejection, writeErrors } from '../schemas/responses.js'
 
 /**
@@ -46,19 +45,13 @@ export default async function segmentRoutes(app: FastifyInstance): Promise<void>
 
     const ctx = { receivedAt: new Date().toISOString(), requestId: request.id }
     const batchContext = impliedType ? undefined : record(body.context)
-    const prepared = prepare(items, (item) => mapSegmentMessage(item, ctx, impliedType, batchContext), segmentMessageId, {
-      topology: ingest.topology,
-      maxDepth: ingest.limits.maxPropertyDepth,
-      maxEventBytes: ingest.limits.maxEventBytes,
+    const result = await ingestItems(ingest, route, request, items, (item) => mapSegmentMessage(item, ctx, impliedType, batchContext), segmentMessageId, {
       suspectStrings: request.bodyInfo?.suspectStrings ?? true,
       key: undefined,
     })
-    const rejected = prepared.rejected.map(publicRejection)
-    if (prepared.messages.length === 0) {
-      await publishPrepared(ingest, route, request, prepared)
-      throw new HttpProblem(400, { kind: 'no-valid-events', detail: `none of the ${items.length} messages is valid`, extra: { rejected } })
-    }
-    const { accepted, duplicates } = await publishPrepared(ingest, route, request, prepared)
+    const rejected = result.rejected.map(publicRejection)
+    if (result.valid === 0) throw new HttpProblem(400, { kind: 'no-valid-events', detail: `none of the ${items.length} messages is valid`, extra: { rejected } })
+    const { accepted, duplicates } = result
     return reply.code(200).send({ success: true, accepted, duplicates, rejected })
   }
 
