@@ -61,17 +61,19 @@ export function useObservability(app: FastifyInstance, { registry }: Observabili
   })
 
   const debug = app.log.level === 'debug' || app.log.level === 'trace'
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback hooks, not async ones: they run on every request, and a promise each is measurable at 10,000 req/s.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
+    done()
   })
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched'
-    if (route === '/metrics') return
-    requests.inc({ method: request.method, route, status_code: reply.statusCode })
-    duration.observe({ method: request.method, route }, reply.elapsedTime / 1000)
-    if (debug) {
-      request.log.debug({ req: request, res: reply, ms: reply.elapsedTime }, 'request completed')
+    if (route !== '/metrics') {
+      requests.inc({ method: request.method, route, status_code: reply.statusCode })
+      duration.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+      if (debug) request.log.debug({ req: request, res: reply, ms: reply.elapsedTime }, 'request completed')
     }
+    done()
   })
 
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {

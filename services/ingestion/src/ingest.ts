@@ -1,8 +1,8 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyRequest, onResponseHookHandler } from 'fastify'
 import type { Topology } from '@sluice/contracts/topology'
 import { HttpProblem } from '@sluice/kit/problem'
 import { PublishUnavailable, type JetStreamPublisher } from './jetstream-publisher.js'
-import { Tally, type IngestionMetrics } from './metrics.js'
+import { requestOutcome, Tally, type IngestionMetrics } from './metrics.js'
 import { prepare, prepareState, type PrepareOptions, type Prepared, type Rejection } from './prepare.js'
 import type { Mapped } from '@sluice/formats/mapped'
 import type { RateLimiter } from './rate-limiter.js'
@@ -26,6 +26,14 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The verified write key (undefined when ingestion is open). */
     writeKey: WriteKey | undefined
+  }
+}
+
+/** A route-level hook counting the route's requests by outcome (the route is known here, no lookup per request). */
+export function countRequests(ingest: Ingest, route: string): onResponseHookHandler {
+  return (_request, reply, done) => {
+    ingest.metrics.request(route, requestOutcome(reply.statusCode))
+    done()
   }
 }
 

@@ -10,6 +10,24 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 export type RequestOutcome = 'accepted' | 'rejected' | 'unauthorized' | 'rate_limited' | 'too_large' | 'unavailable' | 'error'
 export type EventOutcome = 'accepted' | 'duplicate' | 'rejected' | 'unavailable'
 
+/** A write request's outcome, from its status code. */
+export function requestOutcome(status: number): RequestOutcome {
+  if (status < 300) return 'accepted'
+  switch (status) {
+    case 401:
+    case 403:
+      return 'unauthorized'
+    case 413:
+      return 'too_large'
+    case 429:
+      return 'rate_limited'
+    case 503:
+      return 'unavailable'
+    default:
+      return status < 500 ? 'rejected' : 'error'
+  }
+}
+
 const KNOWN_SOURCES = ['facebook', 'tiktok', 'web', 'ios', 'android', 'server', 'amplitude', 'segment', 'marketplace']
 
 export class IngestionMetrics {

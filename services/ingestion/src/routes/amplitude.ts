@@ -3,7 +3,7 @@ import Type from 'typebox'
 import { classifyError, HttpProblem } from '@sluice/kit/problem'
 import { addProblem, AMPLITUDE_SOURCE, amplitudeEnvelope, amplitudeHttpFields, AmplitudeRequest, emptyProblems, hasProblems } from '@sluice/formats/amplitude'
 import { rejected as rejectedMapping, type Mapped } from '@sluice/formats/mapped'
-import { checkEventCount, publishPrepared, RateLimited, rateLimit } from '../ingest.js'
+import { checkEventCount, countRequests, publishPrepared, RateLimited, rateLimit } from '../ingest.js'
 import { prepare } from '../prepare.js'
 
 /**
@@ -62,8 +62,7 @@ function record(value: unknown): Record<string, unknown> | undefined {
 export default async function amplitudeRoutes(app: FastifyInstance): Promise<void> {
   const { ingest } = app
 
-  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
-    const route = request.routeOptions.url!
+  const handler = (route: string) => async (request: FastifyRequest, reply: FastifyReply) => {
     const body = record(request.body)
     if (!body) throw new HttpProblem(400, { detail: 'Invalid request body: expected a JSON object' })
     const apiKey = body.api_key
@@ -136,6 +135,6 @@ export default async function amplitudeRoutes(app: FastifyInstance): Promise<voi
     },
   }
 
-  app.post('/2/httpapi', { ...options, schema: { ...options.schema, summary: 'Amplitude HTTP V2 API' } }, handler)
-  app.post('/batch', { ...options, schema: { ...options.schema, summary: 'Amplitude Batch API' } }, handler)
+  app.post('/2/httpapi', { ...options, onResponse: countRequests(ingest, '/2/httpapi'), schema: { ...options.schema, summary: 'Amplitude HTTP V2 API' } }, handler('/2/httpapi'))
+  app.post('/batch', { ...options, onResponse: countRequests(ingest, '/batch'), schema: { ...options.schema, summary: 'Amplitude Batch API' } }, handler('/batch'))
 }

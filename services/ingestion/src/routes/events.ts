@@ -6,7 +6,7 @@ import { NativeEvent, nativeExample } from '@sluice/formats/native-event'
 import { facebookExamples, FacebookBottomEvent, FacebookTopEvent } from '@sluice/formats/facebook'
 import { tiktokExamples, TiktokBottomEvent, TiktokTopEvent } from '@sluice/formats/tiktok'
 import { marketplaceExamples } from '@sluice/formats/marketplace'
-import { authenticate, checkEventCount, credentialFrom, ingestItems, rateLimit } from '../ingest.js'
+import { authenticate, checkEventCount, countRequests, credentialFrom, ingestItems, rateLimit } from '../ingest.js'
 import { Accepted, publicRejection, writeErrors } from '../schemas/responses.js'
 
 const AnyEvent = Type.Union([NativeEvent, FacebookTopEvent, FacebookBottomEvent, TiktokTopEvent, TiktokBottomEvent])
@@ -30,8 +30,7 @@ function itemsOf(body: unknown): unknown[] {
 export default async function eventsRoutes(app: FastifyInstance): Promise<void> {
   const { ingest } = app
 
-  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
-    const route = request.routeOptions.url!
+  const handler = (route: string) => async (request: FastifyRequest, reply: FastifyReply) => {
     const items = itemsOf(request.body)
     ingest.metrics.bodyBytes.observe({ route }, request.bodyInfo?.bytes ?? 0)
     ingest.metrics.eventsPerRequest.observe({ route }, items.length)
@@ -77,6 +76,6 @@ export default async function eventsRoutes(app: FastifyInstance): Promise<void> 
     ...(ingest.keys.open ? {} : { onRequest: checkKey }),
   }
 
-  app.post('/v1/events', { ...routeOptions, schema: { ...schema, summary: 'Send events' } }, handler)
-  app.post('/webhook/event', { ...routeOptions, schema: { ...schema, summary: 'Send events (alias of POST /v1/events)' } }, handler)
+  app.post('/v1/events', { ...routeOptions, onResponse: countRequests(ingest, '/v1/events'), schema: { ...schema, summary: 'Send events' } }, handler('/v1/events'))
+  app.post('/webhook/event', { ...routeOptions, onResponse: countRequests(ingest, '/webhook/event'), schema: { ...schema, summary: 'Send events (alias of POST /v1/events)' } }, handler('/webhook/event'))
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { HttpProblem } from '@sluice/kit/problem'
 import { mapSegmentMessage, SEGMENT_SOURCE, SegmentBatch, SegmentMessage, segmentMessageId, type SegmentType } from '@sluice/formats/segment'
-import { authenticate, checkEventCount, credentialFrom, ingestItems, rateLimit } from '../ingest.js'
+import { authenticate, checkEventCount, countRequests, credentialFrom, ingestItems, rateLimit } from '../ingest.js'
 import { publicRejection, Rejection, writeErrors } from '../schemas/responses.js'
 
 /**
@@ -26,8 +26,7 @@ function record(value: unknown): Record<string, unknown> | undefined {
 export default async function segmentRoutes(app: FastifyInstance): Promise<void> {
   const { ingest } = app
 
-  const handle = async (request: FastifyRequest, reply: FastifyReply, impliedType: SegmentType | undefined) => {
-    const route = request.routeOptions.url!
+  const handle = async (request: FastifyRequest, reply: FastifyReply, route: string, impliedType: SegmentType | undefined) => {
     const body = record(request.body)
     if (!body) throw new HttpProblem(400, { kind: 'invalid-body', detail: 'expected a JSON object' })
     const headerKey = credentialFrom(request)
@@ -65,7 +64,7 @@ export default async function segmentRoutes(app: FastifyInstance): Promise<void>
   })
   const validatorCompiler = () => () => true
 
-  app.post('/v1/batch', { schema: schema('Segment batch', SegmentBatch), validatorCompiler }, (request, reply) => handle(request, reply, undefined))
+  app.post('/v1/batch', { schema: schema('Segment batch', SegmentBatch), validatorCompiler, onResponse: countRequests(ingest, '/v1/batch') }, (request, reply) => handle(request, reply, '/v1/batch', undefined))
   const examples = {
     track: { writeKey: 'your-write-key', userId: 'user-42', event: 'Order Completed', properties: { revenue: 42.5, currency: 'EUR' }, timestamp: '2026-11-21T10:00:00.000Z' },
     page: { writeKey: 'your-write-key', anonymousId: 'anon-9', name: 'Pricing', properties: { path: '/pricing' } },
@@ -76,6 +75,6 @@ export default async function segmentRoutes(app: FastifyInstance): Promise<void>
     const single = Type.Intersect([Type.Partial(Type.Pick(SegmentMessage, ['type'])), Type.Omit(SegmentMessage, ['type']), Type.Object({ writeKey: Type.Optional(Type.String()) })], {
       examples: [examples[type]],
     })
-    app.post(`/v1/${type}`, { schema: schema(`Segment ${type}`, single), validatorCompiler }, (request, reply) => handle(request, reply, type))
+    app.post(`/v1/${type}`, { schema: schema(`Segment ${type}`, single), validatorCompiler, onResponse: countRequests(ingest, `/v1/${type}`) }, (request, reply) => handle(request, reply, `/v1/${type}`, type))
   }
 }
