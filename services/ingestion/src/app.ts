@@ -59,7 +59,7 @@ export default async function ingestionApp(app: FastifyInstance, { config, topol
       basic: { type: 'http', scheme: 'basic', description: 'Segment: the write key as user name, no password' },
     },
   })
-  useJsonBodies(app, config.bodyLimitBytes)
+  useJsonBodies(app, { limit: config.bodyLimitBytes, budget: config.bodyBytesInFlight, maxContainers: config.maxEventsPerRequest * 50 })
 
   await app.register(natsPlugin, { url: config.natsUrl, name: 'sluice-ingestion' })
   await app.register(ingestPlugin, {

@@ -11,6 +11,31 @@ import { HttpProblem } from '@sluice/kit/problem'
  * read in full before parsing (JSON needs it) and must be UTF-8.
  */
 
+/**
+ * Bytes of request bodies held at once, across requests (raw text, then parsed objects
+ * several times that size): past the budget a new body gets a 503 to retry, instead of
+ * concurrent large posts taking the process out of memory.
+ */
+export class BodyBudget {
+  used = 0
+  constructor(readonly max: number) {}
+
+  take(bytes: number): boolean {
+    if (this.used + bytes > this.max) return false
+    this.used += bytes
+    return true
+  }
+
+  give(bytes: number): void {
+    this.used -= bytes
+  }
+}
+
+/** What one request holds of the budget, given back when its response closes. */
+interface Reservation {
+  bytes: number
+}
+
 export interface BodyInfo {
   /** Decompressed size. */
   bytes: number
@@ -21,7 +46,16 @@ export interface BodyInfo {
 declare module 'fastify' {
   interface FastifyRequest {
     bodyInfo: BodyInfo | undefined
+    bodyReservation: Reservation | undefined
   }
+}
+
+function busy(max: number): HttpProblem {
+  return new HttpProblem(503, {
+    kind: 'busy',
+    detail: `ingestion holds ${max} bytes of request bodies already (BODY_BYTES_IN_FLIGHT); retry shortly`,
+    headers: { 'retry-after': '1' },
+  })
 }
 
 const JSON_TYPES = ['application/json', 'text/plain']
@@ -53,8 +87,8 @@ function decoderFor(encoding: string | undefined): Transform | undefined {
   }
 }
 
-/** Reads the whole body, decompressing it, within `limit` decompressed bytes. */
-export function readBody(request: FastifyRequest, payload: Readable, limit: number): Promise<Buffer> {
+/** Reads the whole body, decompressing it, within `limit` decompressed bytes (and the shared budget). */
+export function readBody(request: FastifyRequest, payload: Readable, limit: number, budget?: BodyBudget): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const declared = Number(request.headers['content-length'])
     if (Number.isFinite(declared) && declared > limit) return reject(tooLarge(limit))
@@ -81,10 +115,15 @@ export function readBody(request: FastifyRequest, payload: Readable, limit: numb
       if (err) reject(err)
       else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total))
     }
+    const reservation = request.bodyReservation
     const onData = (chunk: Buffer) => {
       total += chunk.length
       if (total > limit) finish(tooLarge(limit))
-      else chunks.push(chunk)
+      else if (budget && reservation && !budget.take(chunk.length)) finish(busy(budget.max))
+      else {
+        if (reservation) reservation.bytes += chunk.length
+        chunks.push(chunk)
+      }
     }
     source.on('data', onData)
     source.once('end', () => finish(undefined))
@@ -100,10 +139,42 @@ export function readBody(request: FastifyRequest, payload: Readable, limit: numb
 
 const ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/
 
+/** Deeper than this, a body is refused before parsing (events are held to MAX_PROPERTY_DEPTH one by one). */
+export const MAX_BODY_NESTING = 100
+
+export interface ShapeLimits {
+  /** Objects and arrays a body may hold in all. */
+  maxContainers: number
+}
+
+/**
+ * One pass over the bytes before `JSON.parse`, which has no limits of its own: 64 MB of
+ * `[[[[…` takes V8 25 s and 2 GB to parse, and 64 MB of `[],[],…` twenty million
+ * objects. Nesting and the number of objects/arrays are counted outside strings (~1 ns
+ * a byte, a sixth of the parse). Throws a 400/413 naming the limit.
+ */
+export function checkShape(b: Uint8Array, { maxContainers }: ShapeLimits): void {
+  let depth = 0
+  let containers = 0
+  let inString = false
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!
+    if (inString) {
+      if (c === 92 /* \\ */) i++
+      else if (c === 34 /* " */) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 91 /* [ */ || c === 123 /* { */) {
+      if (++depth > MAX_BODY_NESTING) throw new HttpProblem(400, { kind: 'too-deep', detail: `the body nests objects and arrays deeper than ${MAX_BODY_NESTING} levels` })
+      if (++containers > maxContainers) throw new HttpProblem(413, { kind: 'too-many-objects', detail: `the body holds more than ${maxContainers} objects and arrays (50 per event of MAX_EVENTS_PER_REQUEST)`, extra: { limit: maxContainers } })
+    } else if (c === 93 /* ] */ || c === 125 /* } */) depth--
+  }
+}
+
 /** UTF-8 bytes to a parsed JSON value; 400 for invalid UTF-8, empty bodies and bad JSON. */
-export function parseJson(buffer: Buffer): { value: unknown; suspectStrings: boolean } {
+export function parseJson(buffer: Buffer, shape: ShapeLimits = { maxContainers: Number.MAX_SAFE_INTEGER }): { value: unknown; suspectStrings: boolean } {
   if (buffer.length === 0) throw new HttpProblem(400, { kind: 'empty-body', detail: 'the request body is empty' })
   if (!isUtf8(buffer)) throw new HttpProblem(400, { kind: 'invalid-utf8', detail: 'the request body is not valid UTF-8' })
+  checkShape(buffer, shape)
   let text = buffer.toString('utf8')
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
   let value: unknown
@@ -117,13 +188,32 @@ export function parseJson(buffer: Buffer): { value: unknown; suspectStrings: boo
   return { value, suspectStrings: text.includes('\\u') && ESCAPE.test(text) }
 }
 
+export interface BodySettings extends ShapeLimits {
+  /** Largest body, decompressed. */
+  limit: number
+  /** Bytes of bodies held at once across requests. */
+  budget: number
+}
+
 /** Replaces Fastify's body parsers with the ones above, for every JSON-ish content type. */
-export function useJsonBodies(app: FastifyInstance, limit: number): void {
+export function useJsonBodies(app: FastifyInstance, { limit, budget: max, maxContainers }: BodySettings): void {
+  const budget = new BodyBudget(Math.max(max, limit))
   app.decorateRequest('bodyInfo', undefined)
+  app.decorateRequest('bodyReservation', undefined)
+  app.addHook('preParsing', (request, reply, payload, done) => {
+    const reservation: Reservation = { bytes: 0 }
+    request.bodyReservation = reservation
+    // 'close' comes once the response is sent or the connection is gone, whichever happens.
+    reply.raw.once('close', () => {
+      budget.give(reservation.bytes)
+      reservation.bytes = 0
+    })
+    done(null, payload)
+  })
   app.removeAllContentTypeParsers()
   const parser = async (request: FastifyRequest, payload: Readable) => {
-    const buffer = await readBody(request, payload, limit)
-    const { value, suspectStrings } = parseJson(buffer)
+    const buffer = await readBody(request, payload, limit, budget)
+    const { value, suspectStrings } = parseJson(buffer, { maxContainers })
     request.bodyInfo = { bytes: buffer.length, suspectStrings }
     return value
   }

@@ -23,6 +23,12 @@ export const ingestionSchema = {
     default: 64 * 1024 * 1024,
     env: 'BODY_LIMIT_BYTES',
   },
+  bodyBytesInFlight: {
+    doc: 'Bytes of request bodies held at once across requests (at least BODY_LIMIT_BYTES); past it new bodies get a 503',
+    format: 'positive-int',
+    default: 256 * 1024 * 1024,
+    env: 'BODY_BYTES_IN_FLIGHT',
+  },
   maxEventsPerRequest: {
     doc: 'Most events one request may carry',
     format: 'positive-int',
