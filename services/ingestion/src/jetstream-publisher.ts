@@ -27,6 +27,16 @@ const COALESCE_MS = 1
 /** However steadily JetStream acknowledges, no request waits longer than this many timeouts. */
 const HARD_CAP = 6
 
+/** The error of a PubAck, or undefined for a successful one; never throws (this runs in the subscription's callback). */
+function ackError(text: string): string | undefined {
+  try {
+    const ack = JSON.parse(text) as { error?: { description?: string } }
+    return ack.error ? (ack.error.description ?? text) : undefined
+  } catch {
+    return `unreadable acknowledgement: ${text.slice(0, 200)}`
+  }
+}
+
 export interface OutMessage {
   subject: string
   /** Nats-Msg-Id: JetStream drops a message whose id it saw inside its dedupe window. */
@@ -209,7 +219,8 @@ export class JetStreamPublisher {
         this.inFlight++
         this.published++
       }
-      if (batch.done || batch.next === batch.messages.length) this.waiting.shift()
+      // fail() already took a failed batch out of the queue.
+      if (this.waiting[0] === batch && batch.next === batch.messages.length) this.waiting.shift()
     }
   }
 
@@ -226,9 +237,9 @@ export class JetStreamPublisher {
       this.fail(batch, msg.headers?.code === 503 ? 'no stream answers on this subject (JetStream unavailable)' : `status ${msg.headers?.code ?? '?'}`)
     } else {
       const text = msg.string()
-      const error = text.includes('"error"') ? (JSON.parse(text) as { error?: { description?: string } }).error : undefined
-      if (error) {
-        this.fail(batch, `JetStream refused the message: ${error.description ?? text}`)
+      const error = text.includes('"error"') ? ackError(text) : undefined
+      if (error !== undefined) {
+        this.fail(batch, `JetStream refused the message: ${error}`)
       } else {
         if (DUPLICATE.test(text)) {
           batch.duplicate[seq - batch.base] = 1
