@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { Counter, Histogram, type Registry } from 'prom-client'
-import swagger from '@fastify/swagger'
+import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { Logger } from './logger.js'
 
@@ -61,17 +61,19 @@ export function useObservability(app: FastifyInstance, { registry }: Observabili
   })
 
   const debug = app.log.level === 'debug' || app.log.level === 'trace'
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback hooks, not async ones: they run on every request, and a promise each is measurable at 10,000 req/s.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
+    done()
   })
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched'
-    if (route === '/metrics') return
-    requests.inc({ method: request.method, route, status_code: reply.statusCode })
-    duration.observe({ method: request.method, route }, reply.elapsedTime / 1000)
-    if (debug) {
-      request.log.debug({ req: request, res: reply, ms: reply.elapsedTime }, 'request completed')
+    if (route !== '/metrics') {
+      requests.inc({ method: request.method, route, status_code: reply.statusCode })
+      duration.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+      if (debug) request.log.debug({ req: request, res: reply, ms: reply.elapsedTime }, 'request completed')
     }
+    done()
   })
 
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
@@ -85,15 +87,18 @@ export interface DocsSettings {
   description: string
   version: string
   tags?: { name: string; description: string }[]
+  /** OpenAPI security schemes the routes' `security` entries refer to. */
+  securitySchemes?: NonNullable<NonNullable<FastifyDynamicSwaggerOptions['openapi']>['components']>['securitySchemes']
 }
 
 /** OpenAPI generated from the routes' TypeBox schemas, with Swagger UI at `/api`. */
-export async function useSwagger(app: FastifyInstance, { title, description, version, tags = [] }: DocsSettings): Promise<void> {
+export async function useSwagger(app: FastifyInstance, { title, description, version, tags = [], securitySchemes }: DocsSettings): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
       info: { title, description, version },
       tags,
+      ...(securitySchemes ? { components: { securitySchemes } } : {}),
     },
   })
   await app.register(swaggerUi, { routePrefix: '/api', uiConfig: { docExpansion: 'list', deepLinking: true } })

@@ -15,7 +15,15 @@ try {
   await setupJetStream(app.nats, topology(config.streamNamespace), config, log)
   onShutdown(log, config.shutdownTimeoutMs, () => app.close())
   await app.listen({ host: config.host, port: config.port })
-  log.info({ url: `http://${config.host}:${config.port}`, docs: `http://${config.host}:${config.port}/api` }, 'ingestion listening')
+  const keys = app.ingest.keys
+  log.info(
+    {
+      url: `http://${config.host}:${config.port}`,
+      docs: `http://${config.host}:${config.port}/api`,
+      writeKeys: keys.open ? 'none configured: open to anyone (set WRITE_KEYS to require one)' : `${keys.count} configured`,
+    },
+    keys.open ? 'ingestion listening (open: no write keys configured)' : 'ingestion listening',
+  )
 } catch (err) {
   if (err instanceof UnreachableError) {
     log.fatal(err.message)

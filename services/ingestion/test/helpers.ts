@@ -1,13 +1,20 @@
 import type { FastifyInstance } from 'fastify'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { jetstreamManager } from '@nats-io/jetstream'
+import type { Envelope } from '@sluice/contracts/envelope'
 import { createRegistry } from '@sluice/kit/metrics'
 import { setupJetStream } from '@sluice/kit/jetstream-setup'
+import { createLogger, type Logger } from '@sluice/kit/logger'
 import type { Topology } from '@sluice/contracts/topology'
 import { machine, testLogger } from '@sluice/testkit/env'
 import { deleteTopology, testTopology } from '@sluice/testkit/topology'
 import { loadIngestionConfig } from '../src/config.js'
 import { buildIngestion } from '../src/app.js'
+
+export interface StoredMessage {
+  envelope: Envelope
+  headers: Record<string, string>
+}
 
 export interface IngestionHarness {
   app: FastifyInstance
@@ -15,30 +22,59 @@ export interface IngestionHarness {
   topology: Topology
   /** Messages now in the test's EVENTS stream. */
   streamMessages(): Promise<number>
+  /** Every message in the test's EVENTS stream, oldest first. */
+  stored(): Promise<StoredMessage[]>
+  /** Listens on a free loopback port; returns the base URL. */
+  listen(): Promise<string>
   close(): Promise<void>
 }
 
-/** The ingestion app on the machine's NATS, with streams of its own. */
-export async function ingestionHarness(env: Record<string, string> = {}, natsUrl = machine.natsUrl): Promise<IngestionHarness> {
+export interface HarnessOptions {
+  env?: Record<string, string>
+  natsUrl?: string
+  log?: Logger
+}
+
+/** The ingestion app on the machine's NATS (or a private one), with streams of its own. */
+export async function ingestionHarness({ env = {}, natsUrl = machine.natsUrl, log = testLogger('ingestion') }: HarnessOptions = {}): Promise<IngestionHarness> {
   const t = testTopology()
   const config = loadIngestionConfig({ env: { NATS_URL: natsUrl, STREAM_NAMESPACE: t.namespace, ...env } })
-  const log = testLogger('ingestion')
-  const nc = await connect({ servers: natsUrl })
+  const nc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 200 })
   await setupJetStream(nc, t, config, log)
   const app = await buildIngestion(config, log, createRegistry('ingestion', { defaults: false }))
   await app.ready()
   const jsm = await jetstreamManager(nc)
-  return {
+  const harness: IngestionHarness = {
     app,
     nc,
     topology: t,
     streamMessages: async () => (await jsm.streams.info(t.eventsStream)).state.messages,
+    async stored() {
+      // A work-queue stream takes no second consumer beside the worker's: read by sequence.
+      const { state } = await jsm.streams.info(t.eventsStream)
+      const out: StoredMessage[] = []
+      for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
+        const m = await jsm.streams.getMessage(t.eventsStream, { seq }).catch(() => null)
+        if (!m) continue
+        const headers: Record<string, string> = {}
+        for (const [k, v] of m.header ?? []) headers[k] = v[0] ?? ''
+        out.push({ envelope: m.json<Envelope>(), headers })
+      }
+      return out
+    },
+    async listen() {
+      await app.listen({ host: '127.0.0.1', port: 0 })
+      const address = app.server.address()
+      if (!address || typeof address === 'string') throw new Error('no address')
+      return `http://127.0.0.1:${address.port}`
+    },
     async close() {
       await app.close()
-      await deleteTopology(nc, t)
+      await deleteTopology(nc, t).catch(() => undefined)
       await nc.close()
     },
   }
+  return harness
 }
 
 export function nativeEvent(overrides: Record<string, unknown> = {}) {
@@ -51,4 +87,11 @@ export function nativeEvent(overrides: Record<string, unknown> = {}) {
     data: { path: '/' },
     ...overrides,
   }
+}
+
+/** A logger that keeps every line, to assert what was (not) logged. */
+export function capturingLogger(): { log: Logger; lines: string[] } {
+  const lines: string[] = []
+  const log = createLogger({ service: 'ingestion', level: 'debug', stream: { write: (line: string) => void lines.push(line) } })
+  return { log, lines }
 }

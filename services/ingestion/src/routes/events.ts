@@ -1,105 +1,81 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import Type from 'typebox'
-import type { Envelope } from '@sluice/contracts/envelope'
 import { HttpProblem } from '@sluice/kit/problem'
-import { NativeEvent, nativeEventValidator, nativeToEnvelope } from '../native.js'
-import { PublishUnavailable } from '../plugins/publisher.js'
+import { mapNativeEvent, nativeEventId } from '@sluice/formats/native'
+import { NativeEvent, nativeExample } from '@sluice/formats/native-event'
+import { facebookExamples, FacebookBottomEvent, FacebookTopEvent } from '@sluice/formats/facebook'
+import { tiktokExamples, TiktokBottomEvent, TiktokTopEvent } from '@sluice/formats/tiktok'
+import { marketplaceExamples } from '@sluice/formats/marketplace'
+import { authenticate, checkEventCount, countRequests, credentialFrom, ingestItems, rateLimit } from '../ingest.js'
+import { Accepted, publicRejection, writeErrors } from '../schemas/responses.js'
 
-const FieldError = Type.Object({ path: Type.String(), message: Type.String() })
+const AnyEvent = Type.Union([NativeEvent, FacebookTopEvent, FacebookBottomEvent, TiktokTopEvent, TiktokBottomEvent])
 
-export const Rejection = Type.Object({
-  index: Type.Integer({ description: 'Position of the event in the request' }),
-  eventId: Type.Union([Type.String(), Type.Null()], { description: 'Its eventId, when it had a usable one' }),
-  errors: Type.Array(FieldError),
-})
-
-export const Accepted = Type.Object(
-  {
-    accepted: Type.Integer({ description: 'Events newly stored in JetStream' }),
-    duplicates: Type.Integer({ description: 'Events JetStream already had (same source and eventId)' }),
-    rejected: Type.Array(Rejection),
-  },
-  { $id: 'Accepted' },
-)
-
-const Problem = Type.Object(
-  {
-    type: Type.String(),
-    title: Type.String(),
-    status: Type.Integer(),
-    detail: Type.Optional(Type.String()),
-    instance: Type.Optional(Type.String()),
-    requestId: Type.String(),
-    errors: Type.Optional(Type.Array(FieldError)),
-    rejected: Type.Optional(Type.Array(Rejection)),
-  },
-  { description: 'RFC 9457 problem details' },
-)
-
-const Body = Type.Union([NativeEvent, Type.Array(NativeEvent), Type.Object({ events: Type.Array(NativeEvent) })], {
-  description: 'One native event, an array of them, or {"events": [...]}',
+const Body = Type.Union([AnyEvent, Type.Array(AnyEvent), Type.Object({ events: Type.Array(AnyEvent) })], {
+  description: 'One native event, an array of them (the publisher posts up to 50,000), or {"events": [...]}',
+  examples: [
+    nativeExample,
+    [facebookExamples.top, facebookExamples.bottom, tiktokExamples.top, tiktokExamples.bottom],
+    { events: marketplaceExamples },
+  ],
 })
 
 /** The events of a body in any of the three accepted shapes. */
 function itemsOf(body: unknown): unknown[] {
   if (Array.isArray(body)) return body
-  if (body !== null && typeof body === 'object' && Array.isArray((body as { events?: unknown }).events)) {
-    return (body as { events: unknown[] }).events
-  }
+  if (body !== null && typeof body === 'object' && Array.isArray((body as { events?: unknown }).events)) return (body as { events: unknown[] }).events
   return [body]
 }
 
-function eventIdOf(item: unknown): string | null {
-  const id = item !== null && typeof item === 'object' ? (item as { eventId?: unknown }).eventId : undefined
-  return typeof id === 'string' && id.length <= 128 ? id : null
-}
-
 export default async function eventsRoutes(app: FastifyInstance): Promise<void> {
-  const handler = async (request: FastifyRequest) => {
+  const { ingest } = app
+
+  const handler = (route: string) => async (request: FastifyRequest, reply: FastifyReply) => {
     const items = itemsOf(request.body)
-    const receivedAt = new Date().toISOString()
-    const envelopes: Envelope[] = []
-    const rejected: { index: number; eventId: string | null; errors: { path: string; message: string }[] }[] = []
-    items.forEach((item, index) => {
-      if (nativeEventValidator.Check(item)) {
-        envelopes.push(nativeToEnvelope(item, receivedAt, request.id))
-      } else {
-        const errors = [...nativeEventValidator.Errors(item)]
-          .filter((e) => e.keyword !== 'boolean')
-          .slice(0, 10)
-          .map((e) => ({ path: e.instancePath || '/', message: e.message }))
-        rejected.push({ index, eventId: eventIdOf(item), errors })
-      }
+    ingest.metrics.bodyBytes.observe({ route }, request.bodyInfo?.bytes ?? 0)
+    ingest.metrics.eventsPerRequest.observe({ route }, items.length)
+    checkEventCount(ingest, items.length)
+    rateLimit(ingest, request, request.writeKey, items.length)
+    const ctx = { receivedAt: new Date().toISOString(), requestId: request.id }
+    const result = await ingestItems(ingest, route, request, items, (item) => mapNativeEvent(item, ctx), nativeEventId, {
+      suspectStrings: request.bodyInfo?.suspectStrings ?? true,
+      key: request.writeKey,
     })
-    if (envelopes.length === 0) {
-      throw new HttpProblem(400, { kind: 'no-valid-events', detail: `none of the ${items.length} events is valid`, extra: { rejected } })
-    }
-    try {
-      const { accepted, duplicates } = await app.publisher.publish(envelopes, request.id)
-      return { accepted, duplicates, rejected }
-    } catch (err) {
-      if (err instanceof PublishUnavailable) {
-        request.log.warn({ err }, 'publish failed')
-        throw new HttpProblem(503, { kind: 'stream-unavailable', detail: 'the event stream cannot take events right now; retry later', headers: { 'retry-after': '5' } })
-      }
-      throw err
-    }
+    const rejected = result.rejected.map(publicRejection)
+    if (result.valid === 0) throw new HttpProblem(400, { kind: 'no-valid-events', detail: `none of the ${items.length} events is valid`, extra: { rejected } })
+    const { accepted, duplicates } = result
+    return reply.code(202).send({ accepted, duplicates, rejected })
   }
 
   const schema = {
     tags: ['events'],
-    summary: 'Send native events',
     description:
-      'Accepts one native event, an array, or {"events": [...]}. Valid events are accepted even when others in the same request are rejected; 202 is sent only after JetStream has stored every accepted event.',
+      'Accepts one native event, an array, or {"events": [...]}, as application/json or text/plain (navigator.sendBeacon), optionally gzip-encoded. ' +
+      'The publisher’s Facebook and TikTok events and the marketplace event types are validated strictly; other event types keep free-form data. ' +
+      'Valid events are accepted even when others in the same request are rejected; 202 is sent only after JetStream has stored every accepted event. ' +
+      'Write key (when configured): Authorization: Bearer <key>, X-Write-Key, or ?writeKey=.',
     body: Body,
-    response: { 202: Accepted, 400: Problem, 503: Problem },
+    querystring: Type.Object({ writeKey: Type.Optional(Type.String({ description: 'For beacons, which cannot set headers' })) }),
+    security: [{ bearer: [] }, { writeKeyHeader: [] }, { writeKeyQuery: [] }] as Record<string, string[]>[],
+    response: { 202: Accepted, ...writeErrors },
   }
-  // Each event is validated on its own in the handler so one bad event does not reject
-  // its batch; the body schema above documents the request but is not enforced here.
-  const routeOptions = { schema, validatorCompiler: () => () => true }
+  // Keys are checked before the body is read, so a request without one costs no parsing
+  // (and an open ingestion has no hook at all).
+  const checkKey: onRequestHookHandler = (request, _reply, done) => {
+    try {
+      request.writeKey = authenticate(ingest, credentialFrom(request))
+      done()
+    } catch (err) {
+      done(err as Error)
+    }
+  }
+  const routeOptions = {
+    // Each event is checked on its own in the handler so one bad event does not reject
+    // its batch: the body schema documents the request but is not enforced as a whole.
+    validatorCompiler: () => () => true,
+    ...(ingest.keys.open ? {} : { onRequest: checkKey }),
+  }
 
-  app.post('/v1/events', routeOptions, async (request, reply) => reply.code(202).send(await handler(request)))
-  app.post('/webhook/event', { ...routeOptions, schema: { ...schema, summary: 'Alias of POST /v1/events' } }, async (request, reply) =>
-    reply.code(202).send(await handler(request)),
-  )
+  app.post('/v1/events', { ...routeOptions, onResponse: countRequests(ingest, '/v1/events'), schema: { ...schema, summary: 'Send events' } }, handler('/v1/events'))
+  app.post('/webhook/event', { ...routeOptions, onResponse: countRequests(ingest, '/webhook/event'), schema: { ...schema, summary: 'Send events (alias of POST /v1/events)' } }, handler('/webhook/event'))
 }

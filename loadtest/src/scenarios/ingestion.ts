@@ -1,0 +1,33 @@
+import { nativeEvent, seededRandom } from '../generators/native.js'
+import { publisherPost, type PublisherEvent } from '../generators/publisher.js'
+import { PLACEHOLDER, template, type Template } from '../templates.js'
+
+/** The ingestion scenarios: what they send, and how many distinct bodies they cycle through. */
+
+/** One native event per request, each with an id no other request has. */
+export function singleEventTemplates(): Template[] {
+  const r = seededRandom(1)
+  return Array.from({ length: 1_000 }, (_, i) => template(nativeEvent(r, `${PLACEHOLDER}-${i}`), 1))
+}
+
+/**
+ * Publisher posts of 1,000–50,000 Facebook/TikTok events, ~2 % repeated inside a post,
+ * one post in ten with a corrupted event. Ids get a per-request prefix, so posts never
+ * repeat each other while repeats inside a post stay duplicates.
+ */
+export function publisherTemplates(count = 20, sizes = { min: 1_000, max: 50_000 }): Template[] {
+  const r = seededRandom(2)
+  const out: Template[] = []
+  for (let i = 0; i < count; i++) {
+    const size = r.int(sizes.min, sizes.max)
+    const post = publisherPost(r, { size, corrupted: i % 10 === 9 ? 1 : 0 })
+    const prefixed = new Map<PublisherEvent, PublisherEvent>()
+    const events = post.events.map((e) => {
+      let p = prefixed.get(e)
+      if (!p) prefixed.set(e, (p = e.eventId ? { ...e, eventId: `${PLACEHOLDER}-${e.eventId}` } : e))
+      return p
+    })
+    out.push(template(events, size))
+  }
+  return out
+}

@@ -1,0 +1,121 @@
+import Type, { type Static } from 'typebox'
+import { Compile } from 'typebox/compile'
+import { SOURCE_PATTERN, type Envelope } from '@sluice/contracts/envelope'
+import { countryCode } from './country.js'
+import type { MapContext } from './mapped.js'
+import { parseMoney } from './money.js'
+import { isoInstant } from './time.js'
+
+export const nativeExample = {
+  eventId: 'evt-0001',
+  timestamp: '2026-11-21T10:00:00.000Z',
+  source: 'web',
+  eventType: 'page_view',
+  userId: 'user-42',
+  sessionId: 'sess-7',
+  data: { path: '/pricing', country: 'Germany' },
+}
+
+/**
+ * The native event format (design.md §3): what Sluice's own clients send. Event types
+ * without a schema of their own are checked against this one only; their `data` is free.
+ */
+export const NativeEvent = Type.Object(
+  {
+    eventId: Type.String({ minLength: 1, maxLength: 128, description: 'Client-generated id; re-sending the same id stores the event once' }),
+    timestamp: Type.String({ format: 'date-time', description: 'When the event happened, ISO-8601' }),
+    source: Type.String({ pattern: SOURCE_PATTERN, description: 'Where it comes from: web, ios, android, server, facebook, tiktok, marketplace, …' }),
+    eventType: Type.String({ minLength: 1, maxLength: 128, description: 'e.g. page_view, ad.click, job.posted' }),
+    funnelStage: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+    userId: Type.Optional(Type.String({ maxLength: 256 })),
+    sessionId: Type.Optional(Type.String({ maxLength: 256 })),
+    data: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description:
+          'Free-form properties. deviceId, country (a name or ISO code), city, campaignId, providerId, jobId, category, revenue and currency, when present, also fill the envelope columns of the same meaning',
+      }),
+    ),
+  },
+  {
+    $id: 'NativeEvent',
+    examples: [nativeExample],
+  },
+)
+
+export type NativeEvent = Static<typeof NativeEvent>
+
+export const nativeEventValidator = Compile(NativeEvent)
+
+/** A string short enough for an envelope column, else undefined (the value stays in data). */
+export function column(value: unknown, maxLength = 256): string | undefined {
+  return typeof value === 'string' && value.length > 0 && value.length <= maxLength ? value : undefined
+}
+
+const CURRENCY = /^[A-Z]{3}$/
+
+/** ISO 4217 code in any case, upper-cased; undefined when it is not one. */
+export function currencyCode(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length !== 3) return undefined
+  const upper = value.toUpperCase()
+  return CURRENCY.test(upper) ? upper : undefined
+}
+
+/** Sets the envelope's country from a name or code; unmapped names stay only in data. */
+export function setCountry(envelope: Envelope, raw: unknown): void {
+  if (typeof raw !== 'string') return
+  const code = countryCode(raw)
+  if (code) envelope.country = code
+}
+
+/** Sets revenue (and currency, when given or named by the money string). */
+export function setRevenue(envelope: Envelope, amount: unknown, currency?: unknown): void {
+  const money = parseMoney(amount)
+  if (!money) return
+  envelope.revenue = money.amount
+  const code = currencyCode(currency) ?? money.currency
+  if (code) envelope.currency = code
+}
+
+/**
+ * The envelope of a native event already checked against its schema: the top-level
+ * fields, then the well-known keys of `data`. Returns undefined only for a timestamp the
+ * date-time format let through but no Date can hold.
+ */
+export function nativeEnvelope(e: NativeEvent, ctx: MapContext): Envelope | undefined {
+  const occurredAt = isoInstant(e.timestamp)
+  if (occurredAt === undefined) return undefined
+  const data = e.data ?? {}
+  const envelope: Envelope = {
+    event_id: e.eventId,
+    source: e.source,
+    event_type: e.eventType,
+    occurred_at: occurredAt,
+    received_at: ctx.receivedAt,
+    request_id: ctx.requestId,
+    data,
+  }
+  if (e.funnelStage !== undefined) envelope.funnel_stage = e.funnelStage
+  if (e.userId !== undefined) envelope.user_id = e.userId
+  if (e.sessionId !== undefined) envelope.session_id = e.sessionId
+  return envelope
+}
+
+/** Fills the columns a generic event may carry in `data` (camelCase keys). */
+export function liftDataColumns(envelope: Envelope, data: Record<string, unknown>): void {
+  const deviceId = column(data.deviceId)
+  if (deviceId) envelope.device_id = deviceId
+  setCountry(envelope, data.country)
+  const city = column(data.city)
+  if (city) envelope.city = city
+  const campaignId = column(data.campaignId)
+  if (campaignId) envelope.campaign_id = campaignId
+  const providerId = column(data.providerId)
+  if (providerId) envelope.provider_id = providerId
+  const jobId = column(data.jobId)
+  if (jobId) envelope.job_id = jobId
+  const category = column(data.category)
+  if (category) envelope.category = category
+  if (data.revenue !== undefined) setRevenue(envelope, data.revenue, data.currency)
+}
+
+export const INVALID_TIMESTAMP = { path: '/timestamp', message: 'is not a representable instant' }
