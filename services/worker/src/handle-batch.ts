@@ -2,11 +2,12 @@ import type { JetStreamClient, JsMsg } from '@nats-io/jetstream'
 import type { Topology } from '@sluice/contracts/topology'
 import type { Logger } from '@sluice/kit/logger'
 import { withClient, type Pool } from '@sluice/kit/pg'
+import { CopyBuffer } from './copy-buffer.js'
 import { copyRow } from './copy-row.js'
-import { deadLetterOf, publishDeadLetters, type DeadLetter } from './dead-letter.js'
+import { deadLetterOf, publishDeadLetters, type DeadLetter, type DeadLetterReason } from './dead-letter.js'
 import { decode } from './decode.js'
 import type { WorkerMetrics } from './metrics.js'
-import { describeError, errorKind } from './pg-errors.js'
+import { copyColumn, describeError, errorKind, sqlState } from './pg-errors.js'
 import { insertDeadLetters } from './sql/dead-letters.js'
 import { ensureStaging, storeRows } from './store.js'
 
@@ -24,9 +25,29 @@ export interface BatchDeps {
   metrics: WorkerMetrics
   batchSize: number
   maxDeliver: number
+  copyMode?: CopyMode
 }
 
 export type RetryCause = 'conflict' | 'unavailable'
+
+/**
+ * Whether to try the direct COPY: after one hit a duplicate, the next batches likely
+ * hold more (a redelivered backlog, a re-import), so they go staged until one of them
+ * finds no duplicate.
+ */
+export class CopyMode {
+  private stagedLeft = 0
+  direct(msgs: JsMsg[]): boolean {
+    return this.stagedLeft === 0 && msgs.every((m) => m.info.deliveryCount === 1)
+  }
+  after(result: { direct: boolean; duplicateSeen: boolean; duplicates: number }): void {
+    if (result.duplicateSeen) this.stagedLeft = 20
+    else if (!result.direct && result.duplicates === 0 && this.stagedLeft > 0) this.stagedLeft = 0
+    else if (this.stagedLeft > 0) this.stagedLeft--
+  }
+}
+
+const defaultCopyMode = new CopyMode()
 
 export interface Retry {
   msgs: JsMsg[]
@@ -70,7 +91,7 @@ export function deliveryGroups(msgs: JsMsg[], batchSize: number, maxDeliver: num
 }
 
 interface Prepared {
-  rows: string[]
+  rows: CopyBuffer
   /** The messages behind rows[], and when each event was received (ms). */
   stored: JsMsg[]
   receivedAt: number[]
@@ -80,7 +101,7 @@ interface Prepared {
 function prepare(msgs: JsMsg[], maxDeliver: number): Prepared {
   // Only the encoded row is kept: the parsed envelope dies young, which keeps the
   // garbage collector's work (a fifth of the worker's CPU) down.
-  const prepared: Prepared = { rows: [], stored: [], receivedAt: [], letters: [] }
+  const prepared: Prepared = { rows: new CopyBuffer(msgs.length * 600), stored: [], receivedAt: [], letters: [] }
   for (const msg of msgs) {
     const deliveries = msg.info.deliveryCount
     if (deliveries > maxDeliver) {
@@ -95,11 +116,16 @@ function prepare(msgs: JsMsg[], maxDeliver: number): Prepared {
       prepared.letters.push({ msg, letter: deadLetterOf(msg, decoded.reason, decoded.error, decoded.envelope) })
       continue
     }
-    prepared.rows.push(`${prepared.rows.length}\t${copyRow(decoded.envelope, decoded.data)}`)
+    prepared.rows.push(copyRow(decoded.envelope, decoded.data))
     prepared.stored.push(msg)
     prepared.receivedAt.push(Date.parse(decoded.envelope.received_at))
   }
   return prepared
+}
+
+/** `data` is parsed by PostgreSQL (decode.ts): its syntax errors are bad JSON like any other. */
+function rejectionReason(err: Error): DeadLetterReason {
+  return sqlState(err) === '22P02' && copyColumn(err) === 'data' ? 'invalid_json' : 'rejected_by_database'
 }
 
 /** Stores one group in one transaction; retries deadlocks and serialization failures in place. */
@@ -108,27 +134,34 @@ export async function storeGroup(deps: BatchDeps, msgs: JsMsg[]): Promise<GroupR
   const { rows, stored, receivedAt, letters: early } = prepare(msgs, maxDeliver)
   const lastChance = msgs.every((m) => m.info.deliveryCount >= maxDeliver)
 
-  let committed: { inserted: number; letters: { msg: JsMsg; letter: DeadLetter }[]; ids: number[]; rejected: Set<number> } | undefined
+  const copyMode = deps.copyMode ?? defaultCopyMode
+  const direct = copyMode.direct(msgs)
+  let committed:
+    | { inserted: number; letters: { msg: JsMsg; letter: DeadLetter }[]; ids: number[]; rejected: Set<number>; direct: boolean; duplicateSeen: boolean }
+    | undefined
   for (let attempt = 0; !committed; attempt++) {
     try {
       committed = await withClient(pool, async (client) => {
         await ensureStaging(client)
         await client.query('BEGIN')
         try {
-          const { inserted, rejected } =
-            rows.length > 0 ? await storeRows(client, rows, { lastChance, onCopy: (s) => metrics.copyDuration.observe(s) }) : { inserted: 0, rejected: new Map<number, Error>() }
+          const outcome =
+            rows.count > 0
+              ? await storeRows(client, rows, { direct, lastChance, onCopy: (s) => metrics.copyDuration.observe(s) })
+              : { inserted: 0, rejected: new Map<number, Error>(), direct: false, duplicateSeen: false }
+          const { inserted, rejected } = outcome
           const letters = [...early]
           for (const [i, err] of rejected) {
             const msg = stored[i]!
             const decoded = decode(msg.data)
-            letters.push({ msg, letter: deadLetterOf(msg, 'rejected_by_database', describeError(err), decoded.envelope) })
+            letters.push({ msg, letter: deadLetterOf(msg, rejectionReason(err), describeError(err), decoded.envelope) })
           }
           const ids = await insertDeadLetters(
             client,
             letters.map((l) => l.letter),
           )
           await client.query('COMMIT')
-          return { inserted, letters, ids, rejected: new Set(rejected.keys()) }
+          return { inserted, letters, ids, rejected: new Set(rejected.keys()), direct: outcome.direct, duplicateSeen: outcome.duplicateSeen }
         } catch (err) {
           await client.query('ROLLBACK').catch(() => undefined)
           throw err
@@ -158,6 +191,7 @@ export async function storeGroup(deps: BatchDeps, msgs: JsMsg[]): Promise<GroupR
   }
   metrics.inserted.inc(inserted)
   metrics.duplicates.inc(storedCount - inserted)
+  copyMode.after({ direct: committed.direct, duplicateSeen: committed.duplicateSeen, duplicates: storedCount - inserted })
 
   if (letters.length > 0) {
     try {

@@ -25,11 +25,18 @@ export function errorKind(err: unknown): ErrorKind {
   return 'unavailable'
 }
 
+/** The column a COPY or constraint error names, when it does. */
+export function copyColumn(err: unknown): string | undefined {
+  const e = err as { column?: unknown; where?: unknown } | undefined
+  if (typeof e?.column === 'string') return e.column
+  return typeof e?.where === 'string' ? /, column (\w+)/.exec(e.where)?.[1] : undefined
+}
+
 /** One line for logs and dead letters: SQLSTATE, message, detail and the column when known. */
 export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err)
-  const e = err as Error & { code?: string; detail?: string; column?: string; where?: string }
-  const column = e.column ?? /, column (\w+)/.exec(e.where ?? '')?.[1]
+  const e = err as Error & { code?: string; detail?: string }
+  const column = copyColumn(err)
   let text = e.code ? `${e.code} ${e.message}` : e.message
   if (column) text += ` (column ${column})`
   if (e.detail) text += `: ${e.detail}`

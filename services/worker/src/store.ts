@@ -1,13 +1,19 @@
 import { Readable } from 'node:stream'
 import { ENVELOPE_COLUMNS } from '@sluice/contracts/envelope'
 import { copyInto, type PoolClient } from '@sluice/kit/pg'
-import { copyLine, errorKind } from './pg-errors.js'
+import type { CopyBuffer } from './copy-buffer.js'
+import { copyLine, errorKind, sqlState } from './pg-errors.js'
 
 /**
- * Stores rows (COPY text lines, each starting with its ordinal) in the caller's
- * transaction: COPY into a per-connection temp table, then exactly one
- * `INSERT INTO events … SELECT … ON CONFLICT DO NOTHING`, so a statement-level trigger on
- * events sees every row of the batch that was new, once.
+ * Stores rows (COPY text lines) in the caller's transaction, with exactly one statement
+ * inserting into events per batch, so a statement-level trigger on events (with a
+ * transition table) sees every new row of the batch once:
+ *
+ * - direct: `COPY events` — the fastest way in. A duplicate key (a redelivery, a
+ *   re-send) or a rejected value aborts it; it is rolled back to a savepoint and the
+ *   batch takes the staged path. The caller skips it when duplicates are likely.
+ * - staged: COPY into a per-connection temp table, then
+ *   `INSERT INTO events … SELECT … ON CONFLICT (source, event_id) DO NOTHING`.
  *
  * A row PostgreSQL rejects does not sink the batch. In the COPY, the error names the
  * line: the rows before it are known good, the row is set aside, the rest is copied
@@ -26,12 +32,16 @@ const COLUMNS = ENVELOPE_COLUMNS.join(', ')
 
 // CTAS copies the column types without NOT NULL or CHECK: a missing value fails in the
 // INSERT, with the real table's message. Created once per connection, outside any
-// transaction; ON COMMIT DELETE ROWS empties it after each batch, a rollback too.
-const CREATE_STAGING = `CREATE TEMP TABLE IF NOT EXISTS ${STAGING} ON COMMIT DELETE ROWS AS SELECT 0::int AS ord, ${COLUMNS} FROM events WITH NO DATA`
-const COPY_STAGING = `COPY ${STAGING} (ord, ${COLUMNS}) FROM STDIN`
+// transaction; ON COMMIT DELETE ROWS empties it after each batch, a rollback too. `ord`
+// (last, so a row gets it by appending) is the row's index in the batch.
+const CREATE_STAGING = `CREATE TEMP TABLE IF NOT EXISTS ${STAGING} ON COMMIT DELETE ROWS AS SELECT ${COLUMNS}, 0::int AS ord FROM events WITH NO DATA`
+const COPY_EVENTS = `COPY events (${COLUMNS}) FROM STDIN`
+const COPY_STAGING = `COPY ${STAGING} (${COLUMNS}, ord) FROM STDIN`
 const INSERT_ALL = `INSERT INTO events (${COLUMNS}) SELECT ${COLUMNS} FROM ${STAGING} ON CONFLICT (source, event_id) DO NOTHING`
 const INSERT_EXCEPT = `INSERT INTO events (${COLUMNS}) SELECT ${COLUMNS} FROM ${STAGING} WHERE ord <> ALL($1::int[]) ON CONFLICT (source, event_id) DO NOTHING`
 const INSERT_ONLY = `INSERT INTO events (${COLUMNS}) SELECT ${COLUMNS} FROM ${STAGING} WHERE ord = ANY($1::int[]) ON CONFLICT (source, event_id) DO NOTHING`
+
+const UNIQUE_VIOLATION = '23505'
 
 const staged = new WeakSet<PoolClient>()
 
@@ -54,6 +64,8 @@ export class SystemicRejection extends Error {
 }
 
 export interface StoreOptions {
+  /** Try `COPY events` first (no duplicate expected). */
+  direct: boolean
   /** The messages are on their last delivery: dead-letter whatever is rejected, however much. */
   lastChance: boolean
   onCopy?: (seconds: number) => void
@@ -61,8 +73,12 @@ export interface StoreOptions {
 
 export interface StoreResult {
   inserted: number
-  /** Row ordinal → the error PostgreSQL gave for it. */
+  /** Row index → the error PostgreSQL gave for it. */
   rejected: Map<number, Error>
+  /** The direct COPY went through. */
+  direct: boolean
+  /** The direct COPY hit a key already stored. */
+  duplicateSeen: boolean
 }
 
 class Rejections {
@@ -71,8 +87,8 @@ class Rejections {
     private readonly total: number,
     private readonly lastChance: boolean,
   ) {}
-  add(ord: number, err: Error): void {
-    this.map.set(ord, err)
+  add(index: number, err: Error): void {
+    this.map.set(index, err)
     if (!this.lastChance && this.total > 1 && this.map.size * 2 > this.total) throw new SystemicRejection(this.map.size, this.total, err)
   }
 }
@@ -89,17 +105,19 @@ async function savepoint<T>(client: PoolClient, name: string, fn: () => Promise<
   }
 }
 
-/** Copies every row into staging but those PostgreSQL cannot read, which are recorded; returns the ordinals copied. */
-async function copyRows(client: PoolClient, rows: string[], rejections: Rejections): Promise<number[]> {
+function chunk(bytes: Buffer): Readable {
+  return Readable.from([bytes], { objectMode: false })
+}
+
+/** Copies every row into staging but those PostgreSQL cannot read, which are recorded; returns the indexes copied. */
+async function copyRows(client: PoolClient, rows: CopyBuffer, rejections: Rejections): Promise<number[]> {
   const kept: number[] = []
-  const segments: number[][] = [rows.map((_, i) => i)]
+  const segments: number[][] = [Array.from({ length: rows.count }, (_, i) => i)]
   while (segments.length > 0) {
     const segment = segments.pop()!
     if (segment.length === 0) continue
     try {
-      let text = ''
-      for (const i of segment) text += rows[i]
-      await savepoint(client, 'copy', () => copyInto(client, COPY_STAGING, Readable.from([text])), { keep: true })
+      await savepoint(client, 'copy', () => copyInto(client, COPY_STAGING, chunk(rows.select(segment, true))), { keep: true })
       kept.push(...segment)
     } catch (err) {
       const line = copyLine(err, STAGING)
@@ -125,23 +143,35 @@ async function findRejected(client: PoolClient, candidates: number[], rejections
   }
 }
 
-/**
- * `rows[i]` is a COPY text line that starts with `i` and a tab (its ordinal). Call inside
- * a transaction, after ensureStaging.
- */
-export async function storeRows(client: PoolClient, rows: string[], { lastChance, onCopy }: StoreOptions): Promise<StoreResult> {
-  const rejections = new Rejections(rows.length, lastChance)
+/** Rows are COPY text lines of ENVELOPE_COLUMNS. Call inside a transaction, after ensureStaging. */
+export async function storeRows(client: PoolClient, rows: CopyBuffer, { direct, lastChance, onCopy }: StoreOptions): Promise<StoreResult> {
+  let duplicateSeen = false
+  if (direct && rows.count > 0) {
+    const started = performance.now()
+    try {
+      await savepoint(client, 'direct', () => copyInto(client, COPY_EVENTS, chunk(rows.all())), { keep: true })
+      onCopy?.((performance.now() - started) / 1000)
+      return { inserted: rows.count, rejected: new Map(), direct: true, duplicateSeen }
+    } catch (err) {
+      // A duplicate or a bad value: the staged path sorts it out. Anything else is not
+      // about this batch's rows.
+      if (errorKind(err) !== 'row') throw err
+      duplicateSeen = sqlState(err) === UNIQUE_VIOLATION
+    }
+  }
+
+  const rejections = new Rejections(rows.count, lastChance)
   const started = performance.now()
   const kept = await copyRows(client, rows, rejections)
   onCopy?.((performance.now() - started) / 1000)
-  if (kept.length === 0) return { inserted: 0, rejected: rejections.map }
+  if (kept.length === 0) return { inserted: 0, rejected: rejections.map, direct: false, duplicateSeen }
 
   const copyRejected = rejections.map.size
   try {
     const sql = copyRejected === 0 ? INSERT_ALL : INSERT_EXCEPT
     const params = copyRejected === 0 ? [] : [[...rejections.map.keys()]]
     const result = await savepoint(client, 'insert', () => client.query(sql, params), { keep: true })
-    return { inserted: result.rowCount ?? 0, rejected: rejections.map }
+    return { inserted: result.rowCount ?? 0, rejected: rejections.map, direct: false, duplicateSeen }
   } catch (err) {
     if (errorKind(err) !== 'row') throw err
   }
@@ -151,7 +181,7 @@ export async function storeRows(client: PoolClient, rows: string[], { lastChance
     throw new Error('the batch INSERT failed but no row fails on its own')
   }
   const result = await client.query(INSERT_EXCEPT, [[...rejections.map.keys()]])
-  return { inserted: result.rowCount ?? 0, rejected: rejections.map }
+  return { inserted: result.rowCount ?? 0, rejected: rejections.map, direct: false, duplicateSeen }
 }
 
 const PROBE_DEAD_LETTERS = 'SELECT 1 FROM dead_letters LIMIT 0'

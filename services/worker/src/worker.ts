@@ -1,6 +1,6 @@
 import type { Consumer, JsMsg } from '@nats-io/jetstream'
 import { isConnectionError, withClient } from '@sluice/kit/pg'
-import { deliveryGroups, storeGroup, type BatchDeps } from './handle-batch.js'
+import { CopyMode, deliveryGroups, storeGroup, type BatchDeps } from './handle-batch.js'
 import { describeError } from './pg-errors.js'
 import { BatchPump } from './pump.js'
 import { probeStorage } from './store.js'
@@ -71,6 +71,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const { consumer, pool, log, metrics, batchSize, batchMaxWaitMs, batchesInFlight, ackWaitMs, retryDelayMs, retryDelayMaxMs, pullExpiresMs = 2_000 } = options
   const stopController = new AbortController()
+  const deps = { ...options, copyMode: new CopyMode() }
   let current: BatchPump | undefined
   let failing: { error: string; since: Date } | undefined
   let consecutiveFailures = 0
@@ -108,7 +109,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         }
         let result
         try {
-          result = await storeGroup(options, group)
+          result = await storeGroup(deps, group)
         } catch (err) {
           // A bug, not an outcome: hand the messages back rather than leave them hanging.
           log.error({ err }, 'unexpected failure storing a batch')

@@ -33,7 +33,8 @@ const CASES: Case[] = [
   { name: '\\u0000 in jsonb data', payload: () => json(envelope({ data: { note: 'a\u0000b' } })), reason: 'rejected_by_database', error: /22P05.*column data/ },
   { name: 'a number jsonb cannot hold (numeric overflow)', payload: () => json(envelope({ data: { amount: 1 } })).replace('"amount":1', '"amount":1e200000'), reason: 'rejected_by_database', error: /22003.*overflow/ },
   { name: 'a date PostgreSQL rejects (year 0)', payload: () => json(envelope({ occurred_at: '0000-01-01T00:00:00Z' })), reason: 'rejected_by_database', error: /22008.*column occurred_at/ },
-  { name: 'a lone surrogate in jsonb data', payload: () => json(envelope({ data: { s: 'x' } })).replace('"s":"x"', '"s":"\\ud800"'), reason: 'rejected_by_database', error: /22P02/ },
+  { name: 'a lone surrogate in jsonb data', payload: () => json(envelope({ data: { s: 'x' } })).replace('"s":"x"', '"s":"\\ud800"'), reason: 'invalid_json', error: /22P02 .*column data.*surrogate/ },
+  { name: 'malformed JSON inside data', payload: () => json(envelope({ data: { s: 'x' } })).replace('"s":"x"', '"s":'), reason: 'invalid_json', error: /22P02 invalid input syntax for type json \(column data\)/ },
   { name: 'a lone surrogate in a text column', payload: () => json(envelope({ city: 'x' })).replace('"city":"x"', '"city":"\\ud800"'), reason: 'invalid_envelope', error: /city/ },
 ]
 
