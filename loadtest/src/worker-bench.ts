@@ -34,6 +34,7 @@ const config = loadConfig({
   events: { doc: 'Envelopes per measurement', format: 'positive-int', default: 300_000, env: 'BENCH_EVENTS' },
   replicas: { doc: 'Worker replica counts to measure', format: 'string-list', default: ['1', '2', '4'] as string[], env: 'BENCH_REPLICAS' },
   ceilingRuns: { doc: 'Ceiling measurements (the best counts)', format: 'positive-int', default: 1, env: 'BENCH_CEILING_RUNS' },
+  extraSql: { doc: 'SQL run on the migrated template before measuring (e.g. indexes to price)', format: String, default: '', env: 'BENCH_EXTRA_SQL' },
   workerNodeArgs: { doc: 'Extra node arguments for the workers (e.g. --cpu-prof)', format: 'string-list', default: [] as string[], env: 'BENCH_WORKER_NODE_ARGS' },
   timeoutMs: { doc: 'Longest one drain may take', format: 'positive-int', default: 120_000, env: 'BENCH_TIMEOUT_MS' },
 })
@@ -239,6 +240,11 @@ const nc = await connect({ servers: config.natsUrl, noAsyncTraces: true })
 try {
   await dropDatabase(TEMPLATE)
   await migrate(dbUrl(TEMPLATE), log)
+  if (config.extraSql) {
+    const c = new pg.Client({ connectionString: dbUrl(TEMPLATE) })
+    await c.connect()
+    await c.query(config.extraSql).finally(() => c.end())
+  }
 
   const generate = envelopeGenerator(42, { runId: `b${Date.now().toString(36)}` })
   const envelopes = Array.from({ length: config.events }, (_, i) => generate(i))
@@ -275,6 +281,7 @@ try {
     avgEnvelopeBytes: avgBytes,
     batchSize: config.batchSize,
     indexes: indexes.map((i) => i.def),
+    extraSql: config.extraSql || undefined,
     ceiling,
     drains: drains.map((d) => ({ ...d, ofCeiling: round(d.eventsPerSecond / ceiling.eventsPerSecond) })),
   }
@@ -289,6 +296,7 @@ try {
     )
   }
   process.stdout.write(`\n${config.events} envelopes of ${avgBytes} bytes on average, ${ceiling.bytesPerRow} bytes per stored row; batch ${config.batchSize}\n`)
+  process.stdout.write(`indexes on events: ${indexes.map((i) => i.def.replace(/^CREATE (UNIQUE )?INDEX (\S+) ON public\.events USING /, '$1$2 ')).join('; ')}\n`)
 } finally {
   await jetstreamManager(nc)
     .then(async (jsm) => {

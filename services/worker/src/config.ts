@@ -19,7 +19,7 @@ export const workerSchema = {
   batchesInFlight: {
     doc: 'Batches one worker stores at the same time, each on its own PostgreSQL connection',
     format: 'positive-int',
-    default: 2,
+    default: 3,
     env: 'BATCHES_IN_FLIGHT',
   },
   statementTimeoutMs: {
