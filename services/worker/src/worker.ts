@@ -78,8 +78,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
   const delayFor = (attempt: number) => Math.min(retryDelayMaxMs, retryDelayMs * 2 ** Math.max(0, attempt))
 
+  /** Hands messages back for redelivery: at once when shutting down (another replica takes them), later after a failure. */
   function nak(msgs: JsMsg[], cause: string): void {
-    for (const msg of msgs) msg.nak(delayFor(msg.info.deliveryCount - 1))
+    for (const msg of msgs) msg.nak(cause === 'shutdown' ? 0 : delayFor(msg.info.deliveryCount - 1))
     metrics.naks.inc({ cause }, msgs.length)
   }
 
