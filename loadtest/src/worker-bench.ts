@@ -150,7 +150,8 @@ async function untilReady(port: number, exited: Promise<void>): Promise<void> {
 }
 
 function spawnWorker(port: number, env: Record<string, string>): Worker {
-  const entry = fileURLToPath(import.meta.resolve('@sluice/worker/server'))
+  // The compiled worker, as `npm start` runs it (`npm run bench:worker` builds first).
+  const entry = fileURLToPath(new URL('../../services/worker/dist/server.js', import.meta.url))
   const child = spawn(process.execPath, [...config.workerNodeArgs, entry], { env: childEnvironment({ ...env, PORT: String(port) }), stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   const onData = (d: Buffer) => (out += d.toString())
