@@ -2,6 +2,7 @@
 import { migrate } from '@sluice/db/migrate'
 import { UnreachableError } from '@sluice/kit/unreachable'
 import { loadCliConfig } from './config.js'
+import { dlq } from './dlq.js'
 import { cliLogger } from './log.js'
 import { setup } from './setup.js'
 import { start } from './start.js'
@@ -12,9 +13,10 @@ commands:
   start     migrate, create streams, run ingestion, workers and analytics (npm start)
   migrate   create the database if missing and apply migrations (npm run db:migrate)
   setup     migrate and create streams and consumers
+  dlq       list, show and replay dead letters (npm run dlq -- list|show|replay; see sluice dlq --help)
 `
 
-const [command] = process.argv.slice(2)
+const [command, ...rest] = process.argv.slice(2)
 const config = loadCliConfig()
 const log = cliLogger(config.logLevel)
 
@@ -30,6 +32,9 @@ try {
     }
     case 'setup':
       await setup(config, log)
+      break
+    case 'dlq':
+      process.exitCode = await dlq(rest, config, log)
       break
     default:
       process.stderr.write(USAGE)

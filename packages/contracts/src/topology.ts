@@ -85,15 +85,21 @@ export interface ConsumerLimits {
   /** Messages delivered but not yet acked, across all replicas. Must exceed batch × batches in flight × replicas. */
   maxAckPending: number
   ackWaitMs: number
-  maxDeliver: number
 }
 
+/**
+ * The worker's durable pull consumer. `max_deliver` is unlimited on the server on
+ * purpose: a 2.9 server that reaches it stops delivering the message and leaves it in
+ * the work queue, reporting it only in an advisory nobody may be listening to — lost in
+ * all but name. The worker enforces MAX_DELIVER itself instead: a message delivered
+ * more often than that is dead-lettered (reason `max_deliver`) on its next delivery.
+ */
 export function workerConsumerConfig(t: Topology, limits: ConsumerLimits): Partial<ConsumerConfig> & { durable_name: string } {
   return {
     durable_name: t.workerConsumer,
     ack_policy: AckPolicy.Explicit,
     max_ack_pending: limits.maxAckPending,
     ack_wait: limits.ackWaitMs * NANOS_PER_MS,
-    max_deliver: limits.maxDeliver,
+    max_deliver: -1,
   }
 }

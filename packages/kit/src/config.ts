@@ -102,9 +102,11 @@ export const jetstreamSchema = {
     env: 'DUPLICATE_WINDOW_MS',
   },
   maxAckPending: {
+    // Each worker holds up to BATCH_SIZE × (BATCHES_IN_FLIGHT + 1) = 20,000 by default:
+    // room for five replicas before the server starts starving some of them.
     doc: 'Messages delivered to workers and not yet acked, across all replicas',
     format: 'positive-int',
-    default: 50_000,
+    default: 100_000,
     env: 'MAX_ACK_PENDING',
   },
   ackWaitMs: {

@@ -36,12 +36,19 @@ export function createPool({ url, log, applicationName, max = 10, statementTimeo
 export async function withClient<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect()
   let failed: unknown
+  // The pool listens for errors of idle clients only: without a listener of our own, the
+  // server going away while this client is checked out would be an uncaught 'error'.
+  const onError = (err: Error) => {
+    failed ??= err
+  }
+  client.on('error', onError)
   try {
     return await fn(client)
   } catch (err) {
     failed = err
     throw err
   } finally {
+    client.off('error', onError)
     // A client whose connection broke must not go back to the pool.
     client.release(failed instanceof Error && isConnectionError(failed) ? failed : undefined)
   }

@@ -16,6 +16,36 @@ export const workerSchema = {
     default: 50,
     env: 'BATCH_MAX_WAIT_MS',
   },
+  batchesInFlight: {
+    doc: 'Batches one worker stores at the same time, each on its own PostgreSQL connection',
+    format: 'positive-int',
+    default: 3,
+    env: 'BATCHES_IN_FLIGHT',
+  },
+  statementTimeoutMs: {
+    doc: "Longest one of the worker's statements may run before the batch is retried",
+    format: 'positive-int',
+    default: 20_000,
+    env: 'WORKER_STATEMENT_TIMEOUT_MS',
+  },
+  retryDelayMs: {
+    doc: 'First delay before a batch that failed for a transient reason is redelivered; doubles with each delivery',
+    format: 'positive-int',
+    default: 500,
+    env: 'RETRY_DELAY_MS',
+  },
+  retryDelayMaxMs: {
+    doc: 'Longest delay between two attempts (redelivery or PostgreSQL probe)',
+    format: 'positive-int',
+    default: 30_000,
+    env: 'RETRY_DELAY_MAX_MS',
+  },
+  consumerPollMs: {
+    doc: 'How often the consumer backlog (pending, ack-pending) is read into the metrics',
+    format: 'positive-int',
+    default: 5_000,
+    env: 'CONSUMER_POLL_MS',
+  },
 }
 
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>

@@ -13,11 +13,15 @@ export function copyText(value: string): string {
   return NEEDS_ESCAPE.test(value) ? value.replace(ESCAPES, (ch) => REPLACEMENT[ch]!) : value
 }
 
-export function copyRow(e: Envelope): string {
+/**
+ * One row, newline-terminated. `data` is the JSON text of `e.data` — the message's own
+ * text when the caller has it (see raw-member.ts) — and defaults to re-serialising it.
+ */
+export function copyRow(e: Envelope, data: string = JSON.stringify(e.data)): string {
   let row = ''
   for (let i = 0; i < ENVELOPE_COLUMNS.length; i++) {
     const column = ENVELOPE_COLUMNS[i]!
-    const value = column === 'data' ? JSON.stringify(e.data) : e[column]
+    const value = column === 'data' ? data : e[column]
     if (i > 0) row += '\t'
     row += value === undefined || value === null ? '\\N' : copyText(String(value))
   }

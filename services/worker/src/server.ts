@@ -7,9 +7,11 @@ import { connectNats, drainNats } from '@sluice/kit/nats'
 import { assertPostgresReachable, createPool } from '@sluice/kit/pg'
 import { onShutdown } from '@sluice/kit/shutdown'
 import { UnreachableError } from '@sluice/kit/unreachable'
-import { loadWorkerConfig } from './config.js'
-import { startWorker } from './worker.js'
 import { buildWorkerHttp } from './app.js'
+import { loadWorkerConfig } from './config.js'
+import { pollConsumer } from './consumer-stats.js'
+import { workerMetrics } from './metrics.js'
+import { startWorker } from './worker.js'
 
 const config = loadWorkerConfig()
 const log = createLogger({ service: 'worker', level: config.logLevel })
@@ -17,23 +19,36 @@ const t = topology(config.streamNamespace)
 
 try {
   await assertPostgresReachable(config.databaseUrl)
-  const pool = createPool({ url: config.databaseUrl, log, applicationName: 'sluice-worker', max: 4 })
+  // One connection per batch in flight, one for probes and health checks.
+  const pool = createPool({
+    url: config.databaseUrl,
+    log,
+    applicationName: 'sluice-worker',
+    max: config.batchesInFlight + 1,
+    statementTimeoutMs: config.statementTimeoutMs,
+  })
   const nc = await connectNats({ url: config.natsUrl, name: 'sluice-worker', log })
   await setupJetStream(nc, t, config, log)
-  const consumer = await jetstream(nc).consumers.get(t.eventsStream, t.workerConsumer)
-  const worker = await startWorker({ consumer, pool, log, batchSize: config.batchSize, batchMaxWaitMs: config.batchMaxWaitMs })
-
+  const js = jetstream(nc)
+  const consumer = await js.consumers.get(t.eventsStream, t.workerConsumer)
   const registry = createRegistry('worker')
-  const app = await buildWorkerHttp({ pool, nc, registry, log })
+  const metrics = workerMetrics(registry)
+  const worker = await startWorker({ ...config, consumer, pool, js, topology: t, log, metrics })
+  const stopPolling = pollConsumer(consumer, metrics, config.consumerPollMs, log)
+  const app = await buildWorkerHttp({ pool, nc, registry, log, storage: () => worker.health() })
 
   onShutdown(log, config.shutdownTimeoutMs, async () => {
+    stopPolling()
     await worker.stop()
     await app.close()
     await drainNats(nc, log)
     await pool.end()
   })
   await app.listen({ host: config.host, port: config.port })
-  log.info({ url: `http://${config.host}:${config.port}/metrics`, stream: t.eventsStream, consumer: t.workerConsumer }, 'worker consuming')
+  log.info(
+    { url: `http://${config.host}:${config.port}/metrics`, stream: t.eventsStream, consumer: t.workerConsumer, batchSize: config.batchSize, batchesInFlight: config.batchesInFlight },
+    'worker consuming',
+  )
   worker.done.catch((err: unknown) => {
     log.fatal({ err }, 'consume loop failed')
     process.exit(1)

@@ -40,3 +40,26 @@ test('worker readiness fails while PostgreSQL or NATS is down and recovers after
     await nats.destroy()
   }
 })
+
+test('worker readiness reports a paused consume loop (batches not being stored) as not ready', async () => {
+  const log = testLogger('worker')
+  const pool = createPool({ url: 'postgres://root@127.0.0.1:5432/postgres', log, applicationName: 'readiness-test' })
+  const nats = await startPrivateNats()
+  const nc = await connect({ servers: nats.url })
+  let state: { storing: boolean; error?: string; since?: Date } = { storing: true }
+  const app = await buildWorkerHttp({ pool, nc, registry: createRegistry('worker', { defaults: false }), log, storage: () => state })
+  try {
+    assert.equal((await app.inject({ method: 'GET', url: '/health/readiness' })).statusCode, 200)
+    state = { storing: false, error: 'ECONNREFUSED 127.0.0.1:5432', since: new Date() }
+    const res = await app.inject({ method: 'GET', url: '/health/readiness' })
+    assert.equal(res.statusCode, 503)
+    const body = res.json<{ checks: { storage: { ok: boolean; error: string } } }>()
+    assert.equal(body.checks.storage.ok, false)
+    assert.match(body.checks.storage.error, /not being stored .*ECONNREFUSED/)
+  } finally {
+    await app.close()
+    await nc.close()
+    await pool.end()
+    await nats.destroy()
+  }
+})

@@ -1,0 +1,178 @@
+import type { Consumer, ConsumerMessages, FetchOptions, JsMsg } from '@nats-io/jetstream'
+import type { Logger } from '@sluice/kit/logger'
+
+/**
+ * Pulls messages from the consumer and hands them out in batches closed by size or by
+ * time (`maxWaitMs` after a batch's first message), holding at most `maxHeld` messages
+ * at once (received and not yet released by the caller).
+ *
+ * Why not consume(): its async iterator costs ~7 µs of CPU per message (measured: 11 µs
+ * against 4 µs with a callback), a third of the worker's budget, and with a callback it
+ * has no backpressure — it keeps pulling as messages arrive, whether they are stored or
+ * not, so one replica could hold the whole max_ack_pending while others idle. Here each
+ * pull request (a fetch with a callback) asks only for the free room, and messages are
+ * delivered as they arrive, so a quiet stream adds at most `maxWaitMs` of latency.
+ */
+
+export interface PumpOptions {
+  batchSize: number
+  maxWaitMs: number
+  maxHeld: number
+  /** How long one pull request waits on the server for messages (≥ 1 s). */
+  expiresMs: number
+  log: Logger
+}
+
+const RETRY_PULL_MS = 1_000
+
+export class BatchPump {
+  private held = 0
+  private outstanding = 0
+  private readonly open = new Set<ConsumerMessages>()
+  private collecting: JsMsg[] = []
+  private timer: NodeJS.Timeout | undefined
+  private readonly ready: JsMsg[][] = []
+  private waiter: ((batch: JsMsg[] | undefined) => void) | undefined
+  private pulling = false
+  private retryTimer: NodeJS.Timeout | undefined
+  private stopped: { giveBack: (msgs: JsMsg[]) => void; returned: JsMsg[] } | undefined
+  private readonly closeBatch = () => this.flush()
+
+  constructor(
+    private readonly consumer: Consumer,
+    private readonly options: PumpOptions,
+  ) {
+    void this.pull()
+  }
+
+  /** The next batch; undefined once stopped and every open pull request has ended. */
+  next(): Promise<JsMsg[] | undefined> {
+    const batch = this.ready.shift()
+    if (batch) return Promise.resolve(batch)
+    if (this.finished()) return Promise.resolve(undefined)
+    return new Promise((resolve) => (this.waiter = resolve))
+  }
+
+  /** The caller is done with `n` messages (acked or naked): room for more. */
+  release(n: number): void {
+    this.held -= n
+    void this.pull()
+  }
+
+  /**
+   * Stops pulling. Batches already formed are still handed out. Messages that arrive on
+   * pull requests still open (until they expire), and any the caller sets aside, are
+   * passed to `giveBack` (to nak them) once the last request has ended — naked earlier,
+   * they could come straight back on the same request, a delivery spent each time.
+   */
+  stop(giveBack: (msgs: JsMsg[]) => void): void {
+    if (this.stopped) return
+    this.stopped = { giveBack, returned: [] }
+    clearTimeout(this.retryTimer)
+    this.flush()
+    this.returnSetAside()
+    this.wake()
+  }
+
+  private finished(): boolean {
+    return this.stopped !== undefined && this.ready.length === 0 && this.open.size === 0 && !this.pulling
+  }
+
+  /** After stop(): holds messages the caller will not store, to give back with the rest. */
+  setAside(msgs: JsMsg[]): void {
+    if (!this.stopped) throw new Error('setAside() before stop()')
+    this.stopped.returned.push(...msgs)
+    this.returnSetAside()
+  }
+
+  private returnSetAside(): void {
+    if (!this.stopped || this.open.size > 0 || this.pulling || this.stopped.returned.length === 0) return
+    const { returned, giveBack } = this.stopped
+    this.stopped.returned = []
+    giveBack(returned)
+  }
+
+  private wake(): void {
+    if (!this.waiter) return
+    const batch = this.ready.shift()
+    if (batch || this.finished()) {
+      const waiter = this.waiter
+      this.waiter = undefined
+      waiter(batch)
+    }
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    if (this.collecting.length === 0) return
+    this.ready.push(this.collecting)
+    this.collecting = []
+    this.wake()
+  }
+
+  private onMessage(msg: JsMsg): void {
+    this.outstanding--
+    if (this.stopped) {
+      this.stopped.returned.push(msg)
+      return
+    }
+    this.held++
+    this.collecting.push(msg)
+    if (this.collecting.length >= this.options.batchSize) this.flush()
+    else if (this.collecting.length === 1) this.timer = setTimeout(this.closeBatch, this.options.maxWaitMs)
+  }
+
+  private async pull(): Promise<void> {
+    if (this.stopped || this.pulling) return
+    const room = this.options.maxHeld - this.held - this.outstanding
+    // Small requests cost a round trip each: wait for a useful amount of room, unless
+    // nothing at all is requested.
+    if (room <= 0 || (this.outstanding > 0 && room < this.options.batchSize / 4)) return
+    this.pulling = true
+    this.outstanding += room
+    let received = 0
+    try {
+      // fetch() takes a callback like consume() (same implementation), which its
+      // options type does not declare.
+      const options = {
+        max_messages: room,
+        expires: this.options.expiresMs,
+        callback: (msg: JsMsg) => {
+          received++
+          this.onMessage(msg)
+        },
+      } as FetchOptions
+      const request = await this.consumer.fetch(options)
+      this.open.add(request)
+      void request.closed().then((err) => {
+        this.open.delete(request)
+        this.outstanding -= room - received
+        if (err && !this.stopped) {
+          this.options.log.warn({ err }, 'pull request failed; pulling again shortly')
+          this.retryLater()
+        } else void this.pull()
+        this.returnSetAside()
+        this.wake()
+      })
+    } catch (err) {
+      this.outstanding -= room
+      this.options.log.warn({ err }, 'could not pull from the consumer; retrying')
+      this.retryLater()
+    } finally {
+      this.pulling = false
+      this.returnSetAside()
+      this.wake()
+    }
+    void this.pull()
+  }
+
+  private retryLater(): void {
+    if (this.stopped || this.retryTimer) return
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined
+      void this.pull()
+    }, RETRY_PULL_MS)
+    this.retryTimer.unref()
+  }
+}
