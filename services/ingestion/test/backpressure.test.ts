@@ -51,17 +51,25 @@ test('NATS down: 503 + Retry-After at once, readiness down, liveness up, every 2
   const h = await ingestionHarness({ natsUrl: nats.url, env: { PUBLISH_TIMEOUT_MS: '1000' } })
   try {
     assert.equal((await readiness(h)).statusCode, 200)
+    // NATS stays down until the probe has seen the outage, however slow a loaded machine is.
+    let probed!: () => void
+    const probeDone = new Promise<void>((resolve) => (probed = resolve))
     const outage = (async () => {
       await new Promise((r) => setTimeout(r, 300))
       await nats.stop()
-      await new Promise((r) => setTimeout(r, 1_500))
+      await Promise.all([new Promise((r) => setTimeout(r, 1_500)), probeDone])
       await nats.start()
       await waitFor(async () => (await readiness(h)).statusCode === 200, { timeoutMs: 20_000, what: 'readiness 200 again' })
       await new Promise((r) => setTimeout(r, 300))
     })()
     const probe = (async () => {
-      await waitFor(async () => (await readiness(h)).statusCode === 503, { timeoutMs: 10_000, what: 'readiness 503' })
-      const down = await readiness(h)
+      const down = await waitFor(
+        async () => {
+          const r = await readiness(h)
+          return r.statusCode === 503 ? r : undefined
+        },
+        { timeoutMs: 10_000, what: 'readiness 503' },
+      )
       assert.equal(down.json<{ checks: { jetstream: { ok: boolean } } }>().checks.jetstream.ok, false)
       assert.equal((await h.app.inject({ method: 'GET', url: '/health/liveness' })).statusCode, 200, 'liveness stays up')
       const t0 = performance.now()
@@ -70,7 +78,7 @@ test('NATS down: 503 + Retry-After at once, readiness down, liveness up, every 2
       assert.ok(performance.now() - t0 < 1_500, 'answered within PUBLISH_TIMEOUT_MS')
       assert.equal(refused.headers['retry-after'], '1')
       assert.match(String(refused.headers['content-type']), /problem\+json/)
-    })()
+    })().finally(() => probed())
     const { accepted, statuses } = await sendUntil(h, outage)
     await probe
     assert.ok((statuses.get(503) ?? 0) > 0, 'some requests were refused during the outage')
