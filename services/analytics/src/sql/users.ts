@@ -1,0 +1,162 @@
+import type { Pool } from '@sluice/kit/pg'
+import { splitParams, type Split } from '../range.js'
+
+/*
+ * Distinct users. Whole days come from the day bitmaps, whole hours at the ends from the
+ * hourly key arrays; users not folded yet (pending) and users of the partial hours (events)
+ * are looked up by id: those with a key join the bitmaps, those without one have never
+ * been folded so are in no bitmap and are counted by id. The union is exact.
+ */
+
+export interface UsersBySourceRow {
+  source: string
+  users: string
+}
+
+// $1…$6 split, $7 source or null. One row per source, and source '*' for all of them
+// when $7 is null.
+const USERS_BY_SOURCE = `
+WITH ids AS (
+  SELECT p.source, u.user_id
+  FROM rollup_users_pending p, unnest(p.user_ids) AS u(user_id)
+  WHERE p.bucket >= $2 AND p.bucket < $5 AND ($7::text IS NULL OR p.source = $7)
+  UNION
+  SELECT sluice_dim(e.source) COLLATE "C", left(e.user_id, 256) COLLATE "C"
+  FROM events e
+  WHERE e.user_id IS NOT NULL
+    AND (e.occurred_at >= $1 AND e.occurred_at < $2 OR e.occurred_at >= $5 AND e.occurred_at < $6)
+    AND ($7::text IS NULL OR e.source = $7)
+),
+everyone AS (
+  SELECT source, user_id FROM ids
+  UNION ALL
+  SELECT DISTINCT '*', user_id FROM ids WHERE $7::text IS NULL
+),
+keyed AS (
+  SELECT w.source, k.key FROM everyone w JOIN user_keys k ON k.user_id = w.user_id
+),
+unkeyed AS (
+  SELECT w.source, count(*) AS users FROM everyone w
+  WHERE NOT EXISTS (SELECT 1 FROM user_keys k WHERE k.user_id = w.user_id)
+  GROUP BY 1
+),
+parts AS (
+  SELECT source, chunk, bits FROM rollup_users_daily
+  WHERE bucket >= $3 AND bucket < $4 AND ($7::text IS NULL OR source = $7)
+  UNION ALL
+  SELECT source, key >> 12, set_bit(sluice_zero_chunk(), key & 4095, 1)
+  FROM (
+    SELECT h.source, k.key
+    FROM rollup_users_hourly h, unnest(h.keys) AS k(key)
+    WHERE (h.bucket >= $2 AND h.bucket < $3 OR h.bucket >= $4 AND h.bucket < $5) AND ($7::text IS NULL OR h.source = $7)
+    UNION
+    SELECT source, key FROM keyed
+  ) x
+),
+counted AS (
+  SELECT source, sum(bit_count(bits)) AS users
+  FROM (SELECT source, chunk, bit_or(bits) AS bits FROM parts GROUP BY 1, 2) y
+  GROUP BY 1
+)
+SELECT coalesce(c.source, u.source) AS source, coalesce(c.users, 0) + coalesce(u.users, 0) AS users
+FROM counted c FULL JOIN unkeyed u ON u.source = c.source`
+
+/** Distinct users per source (and '*' = all sources, when no source is given). */
+export async function usersBySource(pool: Pool, split: Split, source: string | null): Promise<UsersBySourceRow[]> {
+  const { rows } = await pool.query<UsersBySourceRow>(USERS_BY_SOURCE, [...splitParams(split), source])
+  return rows
+}
+
+export interface UsersByBucketRow {
+  bucket: Date
+  users: string
+}
+
+// Whole days [$1, $2) of source $3 (or '*' when null): each day's bitmap ORed with its
+// pending users.
+const USERS_BY_DAY = `
+WITH ids AS (
+  SELECT sluice_bucket('1 day', p.bucket) AS bucket, u.user_id
+  FROM rollup_users_pending p, unnest(p.user_ids) AS u(user_id)
+  WHERE p.bucket >= $1 AND p.bucket < $2 AND ($3::text IS NULL OR p.source = $3)
+  GROUP BY 1, 2
+),
+unkeyed AS (
+  SELECT i.bucket, count(*) AS users FROM ids i
+  WHERE NOT EXISTS (SELECT 1 FROM user_keys k WHERE k.user_id = i.user_id)
+  GROUP BY 1
+),
+parts AS (
+  SELECT bucket, chunk, bits FROM rollup_users_daily
+  WHERE bucket >= $1 AND bucket < $2 AND source = coalesce($3, '*')
+  UNION ALL
+  SELECT i.bucket, k.key >> 12, set_bit(sluice_zero_chunk(), k.key & 4095, 1)
+  FROM ids i JOIN user_keys k ON k.user_id = i.user_id
+),
+counted AS (
+  SELECT bucket, sum(bit_count(bits)) AS users
+  FROM (SELECT bucket, chunk, bit_or(bits) AS bits FROM parts GROUP BY 1, 2) y
+  GROUP BY 1
+)
+SELECT coalesce(c.bucket, u.bucket) AS bucket, coalesce(c.users, 0) + coalesce(u.users, 0) AS users
+FROM counted c FULL JOIN unkeyed u ON u.bucket = c.bucket`
+
+export async function usersByDay(pool: Pool, from: Date, to: Date, source: string | null): Promise<UsersByBucketRow[]> {
+  const { rows } = await pool.query<UsersByBucketRow>(USERS_BY_DAY, [from, to, source])
+  return rows
+}
+
+// Whole hours [$1, $2) of source $3 (or '*'): the size of each hour's key array, or, for
+// hours with pending users, the size of its union with them.
+const USERS_BY_HOUR = `
+WITH ids AS (
+  SELECT p.bucket, u.user_id
+  FROM rollup_users_pending p, unnest(p.user_ids) AS u(user_id)
+  WHERE p.bucket >= $1 AND p.bucket < $2 AND ($3::text IS NULL OR p.source = $3)
+  GROUP BY 1, 2
+),
+hours AS (
+  SELECT bucket, keys FROM rollup_users_hourly
+  WHERE bucket >= $1 AND bucket < $2 AND source = coalesce($3, '*')
+),
+touched AS (SELECT DISTINCT bucket FROM ids)
+SELECT h.bucket, cardinality(h.keys) AS users
+FROM hours h
+WHERE NOT EXISTS (SELECT 1 FROM touched t WHERE t.bucket = h.bucket)
+UNION ALL
+SELECT t.bucket,
+       (SELECT count(*) FROM (
+          SELECT k FROM hours h, unnest(h.keys) AS k WHERE h.bucket = t.bucket
+          UNION
+          SELECT k.key FROM ids i JOIN user_keys k ON k.user_id = i.user_id WHERE i.bucket = t.bucket
+        ) z)
+     + (SELECT count(*) FROM ids i WHERE i.bucket = t.bucket AND NOT EXISTS (SELECT 1 FROM user_keys k WHERE k.user_id = i.user_id))
+FROM touched t`
+
+export async function usersByHour(pool: Pool, from: Date, to: Date, source: string | null): Promise<UsersByBucketRow[]> {
+  const { rows } = await pool.query<UsersByBucketRow>(USERS_BY_HOUR, [from, to, source])
+  return rows
+}
+
+// Straight from events: distinct users per bucket of $3 in [$1, $2), with filters $4
+// source, $5 event type, $6 funnel stage ('' = none). For minutes, and for series
+// filtered by event type or stage, which no user rollup is keyed by.
+const USERS_BY_BUCKET_FROM_EVENTS = `
+SELECT sluice_bucket($3::interval, occurred_at) AS bucket, count(DISTINCT left(user_id, 256)) AS users
+FROM events
+WHERE occurred_at >= $1 AND occurred_at < $2 AND user_id IS NOT NULL
+  AND ($4::text IS NULL OR source = $4)
+  AND ($5::text IS NULL OR event_type = $5)
+  AND ($6::text IS NULL OR coalesce(funnel_stage, '') = $6)
+GROUP BY 1`
+
+export interface EventFilters {
+  source: string | null
+  eventType: string | null
+  funnelStage: string | null
+}
+
+export async function usersByBucketFromEvents(pool: Pool, from: Date, to: Date, stride: string, f: EventFilters): Promise<UsersByBucketRow[]> {
+  const { rows } = await pool.query<UsersByBucketRow>(USERS_BY_BUCKET_FROM_EVENTS, [from, to, stride, f.source, f.eventType, f.funnelStage])
+  return rows
+}
