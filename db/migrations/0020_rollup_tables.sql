@@ -281,10 +281,14 @@ CREATE TABLE mp_job_providers (
 
 CREATE TABLE mp_job_providers_pending (LIKE mp_job_providers);
 
--- When deltas were last folded; statements count towards the next fold.
+-- When deltas were last folded, and when to fold next: every `fold_every` statements
+-- that insert events, or on the first one `fold_after` after the last fold. Operators may
+-- tune both (UPDATE rollup_state SET …); deltas are counted by readers either way.
 CREATE TABLE rollup_state (
-  singleton boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
-  folded_at timestamptz NOT NULL DEFAULT '-infinity'
+  singleton  boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
+  folded_at  timestamptz NOT NULL DEFAULT '-infinity',
+  fold_every integer     NOT NULL DEFAULT 32 CHECK (fold_every > 0),
+  fold_after interval    NOT NULL DEFAULT '2 seconds'
 );
 INSERT INTO rollup_state DEFAULT VALUES;
 

@@ -5,8 +5,8 @@
 --    too) and appends one delta row per hour bucket and dimensions to each *_pending
 --    table: aggregation and plain inserts, no lookups, no row locks shared with other
 --    worker replicas, in the inserting transaction, so a delta exists iff its events do.
--- 2. Every FOLD_EVERY statements, or when the last fold is older than FOLD_AFTER, the
---    statement that gets the fold lock (never waiting for it) folds every pending delta
+-- 2. Every rollup_state.fold_every statements, or when the last fold is older than
+--    rollup_state.fold_after, the statement that gets the fold lock (never waiting for it) folds every pending delta
 --    into the hour and day rows: DELETE … RETURNING and upsert in one transaction, so a
 --    reader sees each event either as a delta or folded, never both, never neither.
 --    Users get their bitmap keys here, one folder at a time. A failed fold is rolled
@@ -410,10 +410,10 @@ END $$;
 CREATE FUNCTION rollups_maybe_fold() RETURNS void
   LANGUAGE plpgsql AS $$
 DECLARE
-  fold_every CONSTANT bigint := 32;           -- statements
-  fold_after CONSTANT interval := '2 seconds'; -- since the last fold
+  state rollup_state;
 BEGIN
-  IF nextval('rollup_statement_seq') % fold_every <> 0 AND (SELECT folded_at FROM rollup_state) >= clock_timestamp() - fold_after THEN
+  SELECT * INTO state FROM rollup_state;
+  IF nextval('rollup_statement_seq') % state.fold_every <> 0 AND state.folded_at >= clock_timestamp() - state.fold_after THEN
     RETURN;
   END IF;
   IF NOT pg_try_advisory_xact_lock(rollups_lock_key()) THEN
