@@ -3,6 +3,7 @@ import { migrate } from '@sluice/db/migrate'
 import { UnreachableError } from '@sluice/kit/unreachable'
 import { loadCliConfig } from './config.js'
 import { cliLogger } from './log.js'
+import { rebuildRollups } from './rollups-rebuild.js'
 import { setup } from './setup.js'
 import { start } from './start.js'
 
@@ -12,6 +13,8 @@ commands:
   start     migrate, create streams, run ingestion, workers and analytics (npm start)
   migrate   create the database if missing and apply migrations (npm run db:migrate)
   setup     migrate and create streams and consumers
+  rollups:rebuild
+            recompute every analytics rollup from events, while ingestion goes on
 `
 
 const [command] = process.argv.slice(2)
@@ -30,6 +33,9 @@ try {
     }
     case 'setup':
       await setup(config, log)
+      break
+    case 'rollups:rebuild':
+      await rebuildRollups(config.databaseUrl, log)
       break
     default:
       process.stderr.write(USAGE)
