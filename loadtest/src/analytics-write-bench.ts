@@ -1,0 +1,118 @@
+import { Readable } from 'node:stream'
+import pg from 'pg'
+import { migrate } from '@sluice/db/migrate'
+import { ENVELOPE_COLUMNS } from '@sluice/contracts/envelope'
+import { commonSchema, loadConfigOrExit } from '@sluice/kit/config'
+import { createLogger } from '@sluice/kit/logger'
+import { copyInto } from '@sluice/kit/pg'
+import { copyLine, DAY_MS, dayEvents } from './analytics-data.js'
+
+/**
+ * `npm run bench:analytics:writes`: what the rollups and the analytics indexes cost the
+ * worker. A database of its own is prefilled with history, then batches of live events
+ * (5,000 new + 250 re-sent, a day of the generator squeezed into a minute) are stored
+ * the way the worker stores them: one transaction, COPY into a temporary staging table,
+ * INSERT … SELECT … ON CONFLICT DO NOTHING. Four variants on the same table: everything
+ * (trigger + indexes), trigger off, trigger off and the two analytics indexes dropped
+ * (the foundation's table), and the trigger alone.
+ */
+
+const config = loadConfigOrExit({
+  logLevel: commonSchema.logLevel,
+  databaseUrl: { ...commonSchema.databaseUrl, default: 'postgres://root@127.0.0.1:5432/sluice_bench_writes', env: 'BENCH_WRITES_DATABASE_URL' },
+  prefill: { doc: 'Events written before measuring', format: 'positive-int', default: 1_000_000, env: 'WRITE_PREFILL' },
+  batches: { doc: 'Batches per variant', format: 'positive-int', default: 40, env: 'WRITE_BATCHES' },
+})
+const log = createLogger({ service: 'write-bench', level: config.logLevel })
+const COLUMNS = ENVELOPE_COLUMNS.join(', ')
+const BATCH = 5_000
+const RESENT = 250
+
+const adminUrl = new URL(config.databaseUrl)
+const name = adminUrl.pathname.slice(1)
+adminUrl.pathname = '/postgres'
+const admin = new pg.Client({ connectionString: adminUrl.toString() })
+await admin.connect()
+await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`)
+await admin.end()
+await migrate(config.databaseUrl, log)
+
+const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 1 })
+const client = await pool.connect()
+const end = Date.UTC(2026, 10, 22)
+const days = 30
+
+try {
+  // History, through the trigger, the way the seeder writes it.
+  let written = 0
+  for (let day = 0; day < days && written < config.prefill; day++) {
+    const lines: string[] = []
+    for (const row of dayEvents({ events: config.prefill, days, end, seed: 7 }, day)) lines.push(copyLine(row))
+    for (let i = 0; i < lines.length; i += 50_000) await copyInto(client, `COPY events (${COLUMNS}) FROM STDIN`, Readable.from([lines.slice(i, i + 50_000).join('')]))
+    written += lines.length
+  }
+  await client.query('SELECT rollups_fold()')
+  await client.query('VACUUM (ANALYZE)')
+  log.info({ written }, 'prefilled')
+
+  // Live batches: the next day of the generator squeezed into one minute after `end`.
+  const live: string[][] = []
+  let sequence = 0
+  const liveRows = () => {
+    const rows = [...dayEvents({ events: (config.batches * 4 + 8) * BATCH, days: 1, end: end + DAY_MS, seed: 11 }, 0)]
+    return rows.map((r) => {
+      const offset = Date.parse(r.occurred_at!) - end
+      return { ...r, occurred_at: new Date(end + Math.floor(offset / 1440)).toISOString() }
+    })
+  }
+  const all = liveRows()
+  for (let i = 0; i + BATCH <= all.length; i += BATCH) live.push(all.slice(i, i + BATCH).map((r) => copyLine({ ...r, event_id: `${r.event_id}-${sequence++}` })))
+
+  const stage = `CREATE TEMP TABLE IF NOT EXISTS events_staging ON COMMIT DELETE ROWS AS SELECT ${COLUMNS} FROM events WITH NO DATA`
+  const insert = `INSERT INTO events (${COLUMNS}) SELECT ${COLUMNS} FROM events_staging ON CONFLICT (source, event_id) DO NOTHING`
+  let next = 0
+  let previous: string[] = []
+  async function variant(label: string) {
+    const times: number[] = []
+    for (let b = 0; b < config.batches; b++) {
+      const batch = live[next++]!
+      const text = batch.join('') + previous.slice(0, RESENT).join('')
+      previous = batch
+      const t = performance.now()
+      await client.query('BEGIN')
+      await client.query(stage)
+      await copyInto(client, `COPY events_staging (${COLUMNS}) FROM STDIN`, Readable.from([text]))
+      await client.query(insert)
+      await client.query('COMMIT')
+      times.push(performance.now() - t)
+    }
+    const sorted = [...times].sort((a, b) => a - b)
+    const mean = times.reduce((a, b) => a + b, 0) / times.length
+    return { label, mean, p50: sorted[Math.floor(sorted.length / 2)]!, p95: sorted[Math.ceil(sorted.length * 0.95) - 1]!, rowsPerSecond: (BATCH / mean) * 1000 }
+  }
+
+  const results = []
+  results.push(await variant('rollup trigger + analytics indexes (as migrated)'))
+  await client.query('ALTER TABLE events DISABLE TRIGGER events_rollups')
+  results.push(await variant('analytics indexes only'))
+  const { rows: defs } = await client.query<{ indexdef: string }>(
+    `SELECT indexdef FROM pg_indexes WHERE tablename = 'events' AND indexname IN ('events_type_time_idx', 'events_user_time_idx')`,
+  )
+  await client.query('DROP INDEX events_type_time_idx, events_user_time_idx')
+  results.push(await variant('neither (the foundation table)'))
+  await client.query('ALTER TABLE events ENABLE TRIGGER events_rollups')
+  results.push(await variant('rollup trigger only'))
+  await client.query('SELECT rollups_fold()')
+  for (const d of defs) await client.query(d.indexdef)
+
+  const baseline = results.find((r) => r.label.startsWith('neither'))!.mean
+  console.log(`\n${written.toLocaleString('en')} events of history; ${config.batches} batches of ${BATCH} new + ${RESENT} re-sent events per variant\n`)
+  console.log('| variant | ms per batch (mean) | p50 | p95 | new events/s | cost vs the foundation table |')
+  console.log('|---|---:|---:|---:|---:|---:|')
+  for (const r of results) {
+    console.log(`| ${r.label} | ${r.mean.toFixed(1)} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${Math.round(r.rowsPerSecond).toLocaleString('en')} | ${r.mean === baseline ? '–' : `+${(((r.mean - baseline) / baseline) * 100).toFixed(0)} %`} |`)
+  }
+} finally {
+  client.release()
+  await pool.end()
+}
