@@ -184,6 +184,7 @@ CREATE TABLE rollup_stage_users_daily (
   PRIMARY KEY (bucket, source, funnel_stage, chunk)
 ) WITH (fillfactor = 70);
 
+-- source '*' = every source.
 CREATE TABLE rollup_place_users_daily (
   bucket  timestamptz      NOT NULL,
   source  text COLLATE "C" NOT NULL,
@@ -212,32 +213,29 @@ CREATE TABLE rollup_users_pending (
   user_ids     text[] COLLATE "C" NOT NULL
 );
 
--- Top users. Per 7-day week and source, a Misra-Gries summary per metric (events, and
--- revenue counting positive amounts): at most 2,000 users with counters, and `delta`, the
--- total subtracted so far, such that every user's true count is at most its counter
--- (0 when absent) + delta, and delta <= (week's total) / 2,001 whatever the order of
--- arrival. The read API takes the users with the largest counters as candidates, gets
--- their exact totals from `events` (events_user_time_idx), and knows nobody else can
--- beat them when the k-th exact total exceeds the sum of the bounds of the weeks
--- involved; otherwise it takes more candidates (users/top in the README).
+-- Top users by events. Per 7-day week and source, a Misra-Gries summary: at most 2,000
+-- users with counters, and `delta`, the total subtracted so far, such that every user's
+-- true count is at most its counter (0 when absent) + delta, and delta <= (the week's
+-- events) / 2,001 whatever the order of arrival. The read API takes the users with the
+-- largest counters as candidates, gets their exact totals from `events`
+-- (events_user_time_idx), and knows nobody else can beat them when the k-th exact total
+-- exceeds the sum of the bounds of the weeks involved; otherwise it takes more
+-- candidates (users/top in the README). Top users by revenue need no summary: events
+-- with revenue are few and have an index of their own (0022).
 CREATE TABLE rollup_top_users (
-  week            timestamptz NOT NULL,
-  source          text COLLATE "C"        NOT NULL,
-  events_delta    bigint      NOT NULL,
-  events_users    text[] COLLATE "C"      NOT NULL,
-  events_counts   bigint[]    NOT NULL,
-  revenue_delta   numeric     NOT NULL,
-  revenue_users   text[] COLLATE "C"      NOT NULL,
-  revenue_amounts numeric[]   NOT NULL,
+  week   timestamptz        NOT NULL,
+  source text COLLATE "C"   NOT NULL,
+  delta  bigint             NOT NULL,
+  users  text[] COLLATE "C" NOT NULL,
+  counts bigint[]           NOT NULL,
   PRIMARY KEY (week, source)
 );
 
 CREATE TABLE rollup_user_weeks_pending (
-  week     timestamptz NOT NULL,
-  source   text COLLATE "C"        NOT NULL,
-  user_ids text[] COLLATE "C"      NOT NULL,
-  events   bigint[]    NOT NULL,
-  revenue  numeric[]   NOT NULL
+  week     timestamptz        NOT NULL,
+  source   text COLLATE "C"   NOT NULL,
+  user_ids text[] COLLATE "C" NOT NULL,
+  events   bigint[]           NOT NULL
 );
 
 -- Marketplace: one row per job and one per (job, provider), merged from their events in

@@ -117,10 +117,10 @@ CREATE FUNCTION rollups_stage_sql(rel text) RETURNS text
       GROUP BY 1, 2, 3, 4, 5
     ),
     w AS (
-      INSERT INTO rollup_user_weeks_pending (week, source, user_ids, events, revenue)
-      SELECT week, source, array_agg(user_id), array_agg(events), array_agg(revenue)
+      INSERT INTO rollup_user_weeks_pending (week, source, user_ids, events)
+      SELECT week, source, array_agg(user_id), array_agg(events)
       FROM (
-        SELECT sluice_bucket('7 days', bucket) AS week, source, user_id, count(*) AS events, coalesce(sum(revenue), 0) AS revenue
+        SELECT sluice_bucket('7 days', bucket) AS week, source, user_id, count(*) AS events
         FROM r WHERE user_id IS NOT NULL GROUP BY 1, 2, 3
       ) x
       GROUP BY 1, 2
@@ -288,74 +288,42 @@ BEGIN
   )
   INSERT INTO rollup_place_users_daily AS t (bucket, source, country, city, chunk, bits)
   SELECT bucket, source, country, city, key >> 12, bit_or(set_bit(sluice_zero_chunk(), key & 4095, 1))
-  FROM (SELECT DISTINCT bucket, source, country, city, key FROM daily) x
+  FROM (
+    SELECT DISTINCT bucket, source, country, city, key FROM daily
+    UNION ALL SELECT DISTINCT bucket, '*', country, city, key FROM daily
+  ) x
   GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
   ON CONFLICT (bucket, source, country, city, chunk) DO UPDATE SET bits = t.bits | excluded.bits;
 
-  -- Top users: merge each week's pending counts into its Misra-Gries summaries (add the
-  -- counts, subtract the 2,001st largest counter from every counter and from nothing
-  -- else, keep the counters still positive; delta grows by what was subtracted).
+  -- Top users: merge each week's pending counts into its Misra-Gries summary (add the
+  -- counts, subtract the 2,001st largest counter from every counter, keep the counters
+  -- still positive; delta grows by what was subtracted).
   WITH moved AS (DELETE FROM rollup_user_weeks_pending RETURNING *),
-  batch AS MATERIALIZED (
-    SELECT m.week, m.source, u.user_id, sum(u.events) AS events, sum(greatest(u.revenue, 0)) AS revenue
-    FROM moved m, unnest(m.user_ids, m.events, m.revenue) AS u(user_id, events, revenue)
-    GROUP BY 1, 2, 3
-  ),
   weeks AS MATERIALIZED (
-    SELECT k.week, k.source, coalesce(t.events_delta, 0) AS events_delta, coalesce(t.revenue_delta, 0) AS revenue_delta,
-           coalesce(t.events_users, '{}') AS events_users, coalesce(t.events_counts, '{}') AS events_counts,
-           coalesce(t.revenue_users, '{}') AS revenue_users, coalesce(t.revenue_amounts, '{}') AS revenue_amounts
-    FROM (SELECT DISTINCT week, source FROM batch) k LEFT JOIN rollup_top_users t USING (week, source)
+    SELECT k.week, k.source, coalesce(t.delta, 0) AS delta, coalesce(t.users, '{}') AS users, coalesce(t.counts, '{}') AS counts
+    FROM (SELECT DISTINCT week, source FROM moved) k LEFT JOIN rollup_top_users t USING (week, source)
   ),
-  ev AS MATERIALIZED (
+  counters AS MATERIALIZED (
     SELECT week, source, user_id, sum(n) AS n FROM (
-      SELECT week, source, user_id, events AS n FROM batch
+      SELECT m.week, m.source, u.user_id, u.n FROM moved m, unnest(m.user_ids, m.events) AS u(user_id, n)
       UNION ALL
-      SELECT w.week, w.source, x.user_id, x.n FROM weeks w, unnest(w.events_users, w.events_counts) AS x(user_id, n)
+      SELECT w.week, w.source, x.user_id, x.n FROM weeks w, unnest(w.users, w.counts) AS x(user_id, n)
     ) y GROUP BY 1, 2, 3
   ),
-  ev_cut AS MATERIALIZED (
-    SELECT w.week, w.source, coalesce((
-      SELECT e.n FROM ev e WHERE e.week = w.week AND e.source = w.source ORDER BY e.n DESC OFFSET 2000 LIMIT 1
+  cuts AS MATERIALIZED (
+    SELECT w.week, w.source, w.delta, coalesce((
+      SELECT c.n FROM counters c WHERE c.week = w.week AND c.source = w.source ORDER BY c.n DESC OFFSET 2000 LIMIT 1
     ), 0) AS cut
     FROM weeks w
-  ),
-  ev_new AS (
-    SELECT c.week, c.source, c.cut,
-           coalesce(array_agg(e.user_id ORDER BY e.n DESC, e.user_id) FILTER (WHERE e.n > c.cut), '{}') AS users,
-           coalesce(array_agg(e.n - c.cut ORDER BY e.n DESC, e.user_id) FILTER (WHERE e.n > c.cut), '{}') AS counts
-    FROM ev_cut c JOIN ev e USING (week, source)
-    GROUP BY 1, 2, 3
-  ),
-  rv AS MATERIALIZED (
-    SELECT week, source, user_id, sum(n) AS n FROM (
-      SELECT week, source, user_id, revenue AS n FROM batch WHERE revenue > 0
-      UNION ALL
-      SELECT w.week, w.source, x.user_id, x.n FROM weeks w, unnest(w.revenue_users, w.revenue_amounts) AS x(user_id, n)
-    ) y GROUP BY 1, 2, 3
-  ),
-  rv_cut AS MATERIALIZED (
-    SELECT w.week, w.source, coalesce((
-      SELECT r.n FROM rv r WHERE r.week = w.week AND r.source = w.source ORDER BY r.n DESC OFFSET 2000 LIMIT 1
-    ), 0) AS cut
-    FROM weeks w
-  ),
-  rv_new AS (
-    SELECT c.week, c.source, c.cut,
-           coalesce(array_agg(r.user_id ORDER BY r.n DESC, r.user_id) FILTER (WHERE r.n > c.cut), '{}') AS users,
-           coalesce(array_agg(r.n - c.cut ORDER BY r.n DESC, r.user_id) FILTER (WHERE r.n > c.cut), '{}') AS amounts
-    FROM rv_cut c JOIN rv r USING (week, source)
-    GROUP BY 1, 2, 3
   )
-  INSERT INTO rollup_top_users AS t (week, source, events_delta, events_users, events_counts, revenue_delta, revenue_users, revenue_amounts)
-  SELECT w.week, w.source,
-         w.events_delta + coalesce(e.cut, 0), coalesce(e.users, w.events_users), coalesce(e.counts, w.events_counts),
-         w.revenue_delta + coalesce(r.cut, 0), coalesce(r.users, w.revenue_users), coalesce(r.amounts, w.revenue_amounts)
-  FROM weeks w LEFT JOIN ev_new e USING (week, source) LEFT JOIN rv_new r USING (week, source)
+  INSERT INTO rollup_top_users AS t (week, source, delta, users, counts)
+  SELECT k.week, k.source, k.delta + k.cut,
+         coalesce(array_agg(c.user_id ORDER BY c.n DESC, c.user_id) FILTER (WHERE c.n > k.cut), '{}'),
+         coalesce(array_agg(c.n - k.cut ORDER BY c.n DESC, c.user_id) FILTER (WHERE c.n > k.cut), '{}')
+  FROM cuts k JOIN counters c ON c.week = k.week AND c.source = k.source
+  GROUP BY k.week, k.source, k.delta, k.cut
   ORDER BY 1, 2
-  ON CONFLICT (week, source) DO UPDATE SET
-    events_delta = excluded.events_delta, events_users = excluded.events_users, events_counts = excluded.events_counts,
-    revenue_delta = excluded.revenue_delta, revenue_users = excluded.revenue_users, revenue_amounts = excluded.revenue_amounts;
+  ON CONFLICT (week, source) DO UPDATE SET delta = excluded.delta, users = excluded.users, counts = excluded.counts;
 
   WITH moved AS (DELETE FROM mp_jobs_pending RETURNING *),
   merged AS (

@@ -193,7 +193,8 @@ export function* dayEvents(o: SeedOptions, day: number): Generator<Row> {
     rows.push(row)
   }
 
-  // Marketplace: 10 %, two thirds of it search impressions and clicks.
+  // Marketplace: 10 %: job lifecycles (about a third), then search impressions and clicks.
+  const beforeMarketplace = rows.length
   const providers = 2_000
   const quality = (p: number) => 0.3 + (hash(p * 7) % 1000) / 1000 // 0.3 … 1.3
   const providerCategory = (p: number) => CATEGORIES[hash(p * 13) % CATEGORIES.length]!
@@ -201,23 +202,6 @@ export function* dayEvents(o: SeedOptions, day: number): Generator<Row> {
     for (;;) {
       const p = skewed(r, providers, 1.5)
       if (providerCategory(p) === category || r() < 0.02) return p
-    }
-  }
-  const searches = Math.round((perDay * 0.1 * 0.6) / 10.7)
-  for (let s = 0; s < searches; s++) {
-    const t = at()
-    const category = CATEGORIES[skewed(r, CATEGORIES.length, 1.3)]!
-    const city = MP_CITIES[skewed(r, MP_CITIES.length, 1.4)]!
-    for (let position = 0; position < 10; position++) {
-      const p = providerFor(category)
-      const imp = base('marketplace', id('mp-i'), 'provider.impression', t + position)
-      Object.assign(imp, { provider_id: `pro-${p}`, category, city, data: JSON.stringify({ providerId: `pro-${p}`, position, category, city, query: category }) })
-      rows.push(imp)
-      if (r() < 0.07 * quality(p) * (1 - position / 15)) {
-        const click = base('marketplace', id('mp-c'), 'provider.click', t + 3000 + position * 1000)
-        Object.assign(click, { provider_id: `pro-${p}`, category, city, data: JSON.stringify({ providerId: `pro-${p}`, position, category, city }) })
-        rows.push(click)
-      }
     }
   }
   const jobs = Math.round((perDay * 0.1 * 0.4) / 7.4)
@@ -267,6 +251,25 @@ export function* dayEvents(o: SeedOptions, day: number): Generator<Row> {
     }
   }
 
+  // Searches top the marketplace up to a tenth of the day (and a little more, for the
+  // lifecycle events of the last days that fall after `end` and are left out).
+  const marketplaceTarget = beforeMarketplace + perDay * 0.1 + 100
+  while (rows.length < marketplaceTarget) {
+    const t = at()
+    const category = CATEGORIES[skewed(r, CATEGORIES.length, 1.3)]!
+    const city = MP_CITIES[skewed(r, MP_CITIES.length, 1.4)]!
+    for (let position = 0; position < 10; position++) {
+      const p = providerFor(category)
+      const imp = base('marketplace', id('mp-i'), 'provider.impression', t + position)
+      Object.assign(imp, { provider_id: `pro-${p}`, category, city, data: JSON.stringify({ providerId: `pro-${p}`, position, category, city, query: category }) })
+      rows.push(imp)
+      if (r() < 0.07 * quality(p) * (1 - position / 15)) {
+        const click = base('marketplace', id('mp-c'), 'provider.click', t + 3000 + position * 1000)
+        Object.assign(click, { provider_id: `pro-${p}`, category, city, data: JSON.stringify({ providerId: `pro-${p}`, position, category, city }) })
+        rows.push(click)
+      }
+    }
+  }
   rows.sort((a, b) => (a.occurred_at! < b.occurred_at! ? -1 : 1))
   yield* rows
 }

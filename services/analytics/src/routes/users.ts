@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import type { Pool } from '@sluice/kit/pg'
-import { pendingTopUsers, topUserSummaries, topUsersFromEvents, userTotals, type UserMetric, type UserTotalRow } from '../sql/top-users.js'
+import { pendingTopUsers, topUserSummaries, topUsersByEventsFromEvents, topUsersByRevenue, userTotals, type UserMetric, type UserTotalRow } from '../sql/top-users.js'
 import { floorTo, num, rangeQuery, resolveRange, WEEK_MS, type Range } from '../range.js'
 import { errorResponses } from '../schemas/problem.js'
 import { Limit, RangeEcho } from '../schemas/common.js'
@@ -35,36 +35,43 @@ export interface TopUsersResult {
 }
 
 /**
- * Exact top users of a range without reading every user. Each week's summary bounds any
- * user's count in that week (counter + delta; delta alone for users it does not hold), so
- * a user outside the candidates has at most `bound` in the range: the sum over the range's
- * weeks of what the first candidate not taken could have. Candidates get exact totals
- * from `events`; once the k-th of them is above `bound` nobody else can be in the top k.
- * Otherwise take 4× more candidates, and in the end every user of the range.
+ * Exact top users of a range by events, without reading every user. Each week's summary
+ * bounds any user's count in that week (counter + delta; delta alone for users it does
+ * not hold), so a user outside the candidates has at most `bound` in the range: the sum
+ * over the range's weeks of what the first user not taken could have. Candidates get
+ * exact totals from `events`; once the k-th of them is above `bound` nobody else can be
+ * in the top k. Otherwise take 4× more candidates, and in the end every user of the range.
  */
-export async function topUsers(pool: Pool, range: Range, metric: UserMetric, limit: number): Promise<TopUsersResult> {
+export async function topUsersByEvents(pool: Pool, range: Range, limit: number): Promise<TopUsersResult> {
   const weeks: Date[] = []
   for (let w = floorTo(range.from.getTime(), WEEK_MS); w < range.to.getTime(); w += WEEK_MS) weeks.push(new Date(w))
-  const value = (r: UserTotalRow) => num(metric === 'events' ? r.events : r.revenue)
   const pending = await pendingTopUsers(pool, weeks, range.source)
   let rounds = 0
   for (let m = Math.max(FIRST_CANDIDATES, 4 * limit); ; m *= 4) {
     rounds++
-    const summaries = await topUserSummaries(pool, weeks, range.source, metric, Math.min(m, SUMMARY_SIZE))
+    const summaries = await topUserSummaries(pool, weeks, range.source, Math.min(m, SUMMARY_SIZE))
     const candidates = new Set(pending)
     let bound = 0
     for (const s of summaries) {
       for (const u of s.users) candidates.add(u)
       bound += num(s.delta) + num(s.next)
     }
-    const totals = (await userTotals(pool, [...candidates], range.from, range.to, range.source))
-      .filter((r) => metric === 'events' || num(r.revenue) > 0)
-      .sort((a, b) => value(b) - value(a) || (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : 0))
+    const totals = (await userTotals(pool, [...candidates], range.from, range.to, range.source)).sort(
+      (a, b) => num(b.events) - num(a.events) || (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : 0),
+    )
     const kth = totals[limit - 1]
-    if (bound === 0 || (kth !== undefined && value(kth) > bound)) return { rows: totals.slice(0, limit), via: 'summaries', rounds }
+    if (bound === 0 || (kth !== undefined && num(kth.events) > bound)) return { rows: totals.slice(0, limit), via: 'summaries', rounds }
     if (m >= SUMMARY_SIZE) break
   }
-  return { rows: await topUsersFromEvents(pool, range.from, range.to, range.source, metric, limit), via: 'events', rounds }
+  return { rows: await topUsersByEventsFromEvents(pool, range.from, range.to, range.source, limit), via: 'events', rounds }
+}
+
+/** Top users by revenue: straight from the events that carry revenue, then their event counts. */
+export async function topUsers(pool: Pool, range: Range, metric: UserMetric, limit: number): Promise<TopUsersResult> {
+  if (metric === 'events') return topUsersByEvents(pool, range, limit)
+  const top = await topUsersByRevenue(pool, range.from, range.to, range.source, limit)
+  const totals = new Map((await userTotals(pool, top.map((t) => t.user_id), range.from, range.to, range.source)).map((t) => [t.user_id, t]))
+  return { rows: top.map((t) => ({ user_id: t.user_id, events: totals.get(t.user_id)?.events ?? '0', revenue: t.revenue })), via: 'events', rounds: 0 }
 }
 
 export default async function usersRoutes(fastify: FastifyInstance): Promise<void> {

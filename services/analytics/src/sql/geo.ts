@@ -40,8 +40,9 @@ export interface GeoUsersRow {
 }
 
 // $1 from, $2 d1, $3 d2, $4 to, $5 source or null, $6 by city. Distinct users per place:
-// day bitmaps of [$2, $3) ORed across sources chunk by chunk, pending users of those days,
-// and users of the partial days [$1, $2) and [$3, $4) from events (src/sql/users.ts).
+// day bitmaps of [$2, $3) (of the source, or '*' for all) ORed chunk by chunk, pending
+// users of those days, and users of the partial days [$1, $2) and [$3, $4) from events
+// (src/sql/users.ts).
 const GEO_USERS = `
 WITH ids AS (
   SELECT p.country, CASE WHEN $6 THEN p.city ELSE '' END AS city, u.user_id
@@ -61,7 +62,7 @@ unkeyed AS (
 ),
 parts AS (
   SELECT country, CASE WHEN $6 THEN city ELSE '' END AS city, chunk, bits FROM rollup_place_users_daily
-  WHERE bucket >= $2 AND bucket < $3 AND ($5::text IS NULL OR source = $5)
+  WHERE bucket >= $2 AND bucket < $3 AND source = coalesce($5, '*')
   UNION ALL
   SELECT i.country, i.city, k.key >> 12, set_bit(sluice_zero_chunk(), k.key & 4095, 1)
   FROM ids i JOIN user_keys k ON k.user_id = i.user_id

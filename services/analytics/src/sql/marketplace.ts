@@ -7,19 +7,15 @@ import type { Pool } from '@sluice/kit/pg'
  * way the fold merges them.
  */
 
-/** The CTEs `jobs` (merged rows of the jobs posted in [from, to) with the filters) needs. */
+/**
+ * The CTEs up to `jobs`: the jobs posted in [from, to) with the filters. A job without
+ * pending deltas is its mp_jobs row as it is; the few with deltas are merged with them
+ * the way the fold would merge them.
+ */
 function jobsCte($: { from: string; to: string; source: string; category: string; city: string }): string {
   return `
-pending AS (
+pending AS MATERIALIZED (
   SELECT * FROM mp_jobs_pending WHERE ${$.source}::text IS NULL OR source = ${$.source}
-),
-parts AS (
-  SELECT * FROM mp_jobs j
-  WHERE (${$.source}::text IS NULL OR j.source = ${$.source})
-    AND (j.posted_at >= ${$.from} AND j.posted_at < ${$.to}
-         OR EXISTS (SELECT 1 FROM pending p WHERE p.source = j.source AND p.job_id = j.job_id))
-  UNION ALL
-  SELECT * FROM pending
 ),
 merged AS (
   SELECT source, job_id,
@@ -29,9 +25,21 @@ merged AS (
          min(first_bid_at) AS first_bid_at, sum(bids) AS bids, sum(quotes) AS quotes,
          min(assigned_at) AS assigned_at, min(completed_at) AS completed_at, min(cancelled_at) AS cancelled_at,
          sum(gmv) AS gmv, sum(payments) AS payments
-  FROM parts GROUP BY 1, 2
+  FROM (
+    SELECT j.* FROM mp_jobs j WHERE EXISTS (SELECT 1 FROM pending p WHERE p.source = j.source AND p.job_id = j.job_id)
+    UNION ALL
+    SELECT * FROM pending
+  ) parts
+  GROUP BY 1, 2
 ),
-jobs AS (
+jobs AS MATERIALIZED (
+  SELECT source, job_id, posted_at, category, city, first_bid_at, bids, quotes, assigned_at, completed_at, cancelled_at, gmv, payments
+  FROM mp_jobs j
+  WHERE j.posted_at >= ${$.from} AND j.posted_at < ${$.to}
+    AND (${$.source}::text IS NULL OR j.source = ${$.source})
+    AND (${$.category}::text IS NULL OR j.category = ${$.category}) AND (${$.city}::text IS NULL OR j.city = ${$.city})
+    AND NOT EXISTS (SELECT 1 FROM pending p WHERE p.source = j.source AND p.job_id = j.job_id)
+  UNION ALL
   SELECT * FROM merged
   WHERE posted_at >= ${$.from} AND posted_at < ${$.to}
     AND (${$.category}::text IS NULL OR category = ${$.category}) AND (${$.city}::text IS NULL OR city = ${$.city})
@@ -120,28 +128,41 @@ signals AS (
   GROUP BY 1
 ),
 responses AS (
-  SELECT p.source, p.job_id, p.provider_id,
-         min(p.first_response_at) AS first_response_at, sum(p.bids) AS bids, sum(p.quotes) AS quotes,
-         min(p.assigned_at) AS assigned_at, min(p.completed_at) AS completed_at,
-         sum(p.rating_sum) AS rating_sum, sum(p.ratings) AS ratings
+  SELECT p.provider_id, j.posted_at, p.first_response_at, p.bids, p.quotes, p.assigned_at, p.completed_at, p.rating_sum, p.ratings
+  FROM jobs j JOIN mp_job_providers p ON p.source = j.source AND p.job_id = j.job_id
+  WHERE NOT EXISTS (
+    SELECT 1 FROM mp_job_providers_pending q WHERE q.source = p.source AND q.job_id = p.job_id AND q.provider_id = p.provider_id
+  )
+  UNION ALL
+  SELECT m.provider_id, j.posted_at, m.first_response_at, m.bids, m.quotes, m.assigned_at, m.completed_at, m.rating_sum, m.ratings
   FROM (
-    SELECT p.* FROM jobs j JOIN mp_job_providers p ON p.source = j.source AND p.job_id = j.job_id
-    UNION ALL
-    SELECT p.* FROM jobs j JOIN mp_job_providers_pending p ON p.source = j.source AND p.job_id = j.job_id
-  ) p
-  GROUP BY 1, 2, 3
+    SELECT source, job_id, provider_id, min(first_response_at) AS first_response_at, sum(bids) AS bids, sum(quotes) AS quotes,
+           min(assigned_at) AS assigned_at, min(completed_at) AS completed_at, sum(rating_sum) AS rating_sum, sum(ratings) AS ratings
+    FROM (
+      SELECT p.* FROM mp_job_providers p
+      WHERE EXISTS (SELECT 1 FROM mp_job_providers_pending q WHERE q.source = p.source AND q.job_id = p.job_id AND q.provider_id = p.provider_id)
+      UNION ALL
+      SELECT q.* FROM mp_job_providers_pending q
+    ) parts
+    GROUP BY 1, 2, 3
+  ) m JOIN jobs j ON j.source = m.source AND j.job_id = m.job_id
 ),
+-- Hashed per provider, each median taken from its own small array (cheaper than sorting
+-- every response by provider for an ordered-set aggregate).
 work AS (
-  SELECT r.provider_id,
-         count(*) FILTER (WHERE r.bids + r.quotes > 0) AS jobs_responded,
-         sum(r.bids) AS bids,
-         count(*) FILTER (WHERE r.assigned_at IS NOT NULL) AS wins,
-         count(*) FILTER (WHERE r.assigned_at IS NOT NULL AND r.completed_at IS NOT NULL) AS completed,
-         sum(r.rating_sum) AS rating_sum, sum(r.ratings) AS ratings,
-         percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.first_response_at - j.posted_at))
-           FILTER (WHERE r.first_response_at IS NOT NULL) AS response_p50
-  FROM responses r JOIN jobs j ON j.source = r.source AND j.job_id = r.job_id
-  GROUP BY 1
+  SELECT provider_id, jobs_responded, bids, wins, completed, rating_sum, ratings,
+         (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(response_seconds) AS x) AS response_p50
+  FROM (
+    SELECT provider_id,
+           count(*) FILTER (WHERE bids + quotes > 0) AS jobs_responded,
+           sum(bids) AS bids,
+           count(*) FILTER (WHERE assigned_at IS NOT NULL) AS wins,
+           count(*) FILTER (WHERE assigned_at IS NOT NULL AND completed_at IS NOT NULL) AS completed,
+           sum(rating_sum) AS rating_sum, sum(ratings) AS ratings,
+           array_agg(extract(epoch FROM first_response_at - posted_at)) FILTER (WHERE first_response_at IS NOT NULL) AS response_seconds
+    FROM responses
+    GROUP BY 1
+  ) w
 )
 SELECT coalesce(s.provider_id, w.provider_id) AS provider_id,
        coalesce(s.impressions, 0) AS impressions, coalesce(s.clicks, 0) AS clicks,

@@ -7,24 +7,19 @@ export interface SummaryRow {
   source: string
   delta: string
   users: string[]
-  counters: string[]
   /** The (m+1)-th largest counter of the summary, null when it holds m users or fewer. */
   next: string | null
 }
 
-// $1 weeks, $2 source or null, $3 metric, $4 m: the m users with the largest counters of
-// each week's Misra-Gries summary (db/migrations/0020), kept in descending order.
+// $1 weeks, $2 source or null, $3 m: the m users with the largest counters of each week's
+// Misra-Gries summary (db/migrations/0020), kept in descending order.
 const SUMMARIES = `
-SELECT week, source,
-       CASE WHEN $3 = 'events' THEN events_delta::numeric ELSE revenue_delta END AS delta,
-       CASE WHEN $3 = 'events' THEN events_users[1:$4] ELSE revenue_users[1:$4] END AS users,
-       CASE WHEN $3 = 'events' THEN events_counts[1:$4]::numeric[] ELSE revenue_amounts[1:$4] END AS counters,
-       CASE WHEN $3 = 'events' THEN events_counts[$4 + 1]::numeric ELSE revenue_amounts[$4 + 1] END AS next
+SELECT week, source, delta, users[1:$3] AS users, counts[$3 + 1] AS next
 FROM rollup_top_users
 WHERE week = ANY ($1::timestamptz[]) AND ($2::text IS NULL OR source = $2)`
 
-export async function topUserSummaries(pool: Pool, weeks: Date[], source: string | null, metric: UserMetric, m: number): Promise<SummaryRow[]> {
-  const { rows } = await pool.query<SummaryRow>(SUMMARIES, [weeks, source, metric, m])
+export async function topUserSummaries(pool: Pool, weeks: Date[], source: string | null, m: number): Promise<SummaryRow[]> {
+  const { rows } = await pool.query<SummaryRow>(SUMMARIES, [weeks, source, m])
   return rows
 }
 
@@ -58,16 +53,31 @@ export async function userTotals(pool: Pool, users: string[], from: Date, to: Da
 }
 
 // The last resort when the summaries cannot rule enough users out: every user of the range.
-const TOP_USERS_FROM_EVENTS = `
+const TOP_USERS_BY_EVENTS_FROM_EVENTS = `
 SELECT user_id, count(*) AS events, coalesce(sum(revenue), 0) AS revenue
 FROM events
 WHERE user_id IS NOT NULL AND occurred_at >= $1 AND occurred_at < $2 AND ($3::text IS NULL OR source = $3)
 GROUP BY 1
-HAVING $4 = 'events' OR sum(revenue) > 0
-ORDER BY CASE WHEN $4 = 'events' THEN count(*) ELSE coalesce(sum(revenue), 0) END DESC, user_id COLLATE "C"
-LIMIT $5`
+ORDER BY count(*) DESC, user_id COLLATE "C"
+LIMIT $4`
 
-export async function topUsersFromEvents(pool: Pool, from: Date, to: Date, source: string | null, metric: UserMetric, limit: number): Promise<UserTotalRow[]> {
-  const { rows } = await pool.query<UserTotalRow>(TOP_USERS_FROM_EVENTS, [from, to, source, metric, limit])
+export async function topUsersByEventsFromEvents(pool: Pool, from: Date, to: Date, source: string | null, limit: number): Promise<UserTotalRow[]> {
+  const { rows } = await pool.query<UserTotalRow>(TOP_USERS_BY_EVENTS_FROM_EVENTS, [from, to, source, limit])
+  return rows
+}
+
+// Users with the most revenue in [$1, $2): only events with revenue, through
+// events_revenue_time_idx; their event counts come from userTotals.
+const TOP_USERS_BY_REVENUE = `
+SELECT user_id, sum(revenue) AS revenue
+FROM events
+WHERE revenue IS NOT NULL AND user_id IS NOT NULL AND occurred_at >= $1 AND occurred_at < $2 AND ($3::text IS NULL OR source = $3)
+GROUP BY 1
+HAVING sum(revenue) > 0
+ORDER BY 2 DESC, user_id COLLATE "C"
+LIMIT $4`
+
+export async function topUsersByRevenue(pool: Pool, from: Date, to: Date, source: string | null, limit: number): Promise<{ user_id: string; revenue: string }[]> {
+  const { rows } = await pool.query<{ user_id: string; revenue: string }>(TOP_USERS_BY_REVENUE, [from, to, source, limit])
   return rows
 }
