@@ -10,6 +10,7 @@ import { useProblemJson } from '@sluice/kit/problem'
 import type { AnalyticsConfig } from './config.js'
 import pgPlugin from './plugins/pg.js'
 import readTokenPlugin from './plugins/read-token.js'
+import rollupMetricsPlugin from './plugins/rollup-metrics.js'
 import { Problem } from './schemas/problem.js'
 import campaignsRoutes from './routes/campaigns.js'
 import funnelRoutes from './routes/funnel.js'
@@ -57,6 +58,7 @@ export default async function analyticsApp(app: FastifyInstance, opts: Analytics
   app.addSchema(Problem)
   await app.register(pgPlugin, { url: opts.databaseUrl, max: opts.poolSize, statementTimeoutMs: opts.statementTimeoutMs, workMem: opts.workMem })
   await app.register(readTokenPlugin, { tokens: opts.readTokens })
+  await app.register(rollupMetricsPlugin, { registry: opts.registry })
   await healthRoutes(app, { checks: { postgres: () => pingPostgres(app.pg) } })
   for (const routes of [
     overviewRoutes,

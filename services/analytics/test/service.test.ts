@@ -97,6 +97,12 @@ test('with READ_TOKENS set, /v1 needs one of the tokens; health and docs stay op
   assert.equal((await app.inject({ method: 'GET', url: '/v1/stats/overview' })).statusCode, 200, 'no tokens configured: open')
 })
 
+test('/metrics says how far folding lags', async () => {
+  const body = (await app.inject({ method: 'GET', url: '/metrics' })).body
+  assert.match(body, /^sluice_analytics_pending_deltas({[^}]*})? 0$/m)
+  assert.match(body, /# TYPE sluice_analytics_last_fold_age_seconds gauge/)
+})
+
 test('the database guards itself: sessions are read-only and statements time out', async () => {
   await assert.rejects(
     app.pg.query(`INSERT INTO events (source, event_id, event_type, occurred_at, received_at) VALUES ('web', 'x', 'y', now(), now())`),
