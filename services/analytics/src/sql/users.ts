@@ -150,12 +150,15 @@ export async function usersByHour(pool: Pool, from: Date, to: Date, source: stri
 // source, $5 event type, $6 funnel stage ('' = none). For minutes, and for series
 // filtered by event type or stage, which no user rollup is keyed by.
 const USERS_BY_BUCKET_FROM_EVENTS = `
-SELECT sluice_bucket($3::interval, occurred_at) AS bucket, count(DISTINCT left(user_id, 256)) AS users
-FROM events
-WHERE occurred_at >= $1 AND occurred_at < $2 AND user_id IS NOT NULL
-  AND ($4::text IS NULL OR source = $4)
-  AND ($5::text IS NULL OR event_type = $5)
-  AND ($6::text IS NULL OR coalesce(funnel_stage, '') = $6)
+SELECT bucket, count(*) AS users
+FROM (
+  SELECT DISTINCT sluice_bucket($3::interval, occurred_at) AS bucket, user_id
+  FROM events
+  WHERE occurred_at >= $1 AND occurred_at < $2 AND user_id IS NOT NULL
+    AND ($4::text IS NULL OR source = $4)
+    AND ($5::text IS NULL OR event_type = $5)
+    AND ($6::text IS NULL OR coalesce(funnel_stage, '') = $6)
+) x
 GROUP BY 1`
 
 export interface EventFilters {
