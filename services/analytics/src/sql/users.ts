@@ -27,45 +27,41 @@ WITH ids AS (
     AND (e.occurred_at >= $1 AND e.occurred_at < $2 OR e.occurred_at >= $5 AND e.occurred_at < $6)
     AND ($7::text IS NULL OR e.source = $7)
 ),
-everyone AS (
-  SELECT source, user_id FROM ids
+looked_up AS MATERIALIZED (
+  SELECT i.source, i.user_id, k.key FROM ids i LEFT JOIN user_keys k ON k.user_id = i.user_id
+),
+tagged AS MATERIALIZED (
+  SELECT source, user_id, key FROM looked_up
   UNION ALL
-  SELECT DISTINCT '*', user_id FROM ids WHERE $7::text IS NULL
-),
-keyed AS (
-  SELECT w.source, k.key FROM everyone w JOIN user_keys k ON k.user_id = w.user_id
-),
-unkeyed AS (
-  SELECT w.source, count(*) AS users FROM everyone w
-  WHERE NOT EXISTS (SELECT 1 FROM user_keys k WHERE k.user_id = w.user_id)
-  GROUP BY 1
+  SELECT DISTINCT '*', user_id, key FROM looked_up WHERE $7::text IS NULL
 ),
 days AS MATERIALIZED (
   SELECT source, chunk, bit_or(bits) AS bits FROM rollup_users_daily
   WHERE bucket >= $3 AND bucket < $4 AND ($7::text IS NULL OR source = $7)
   GROUP BY 1, 2
 ),
--- Users of the hours at the ends, pending and of the partial hours who are in none of
--- the days: testing a bit is cheaper than ORing a bitmap per user.
+-- Users of the hours at the ends, pending and of the partial hours, per bitmap chunk: those
+-- in none of the days count on top of the days (testing bits is cheaper than ORing a
+-- bitmap per user).
 extra AS (
-  SELECT DISTINCT source, key FROM (
+  SELECT source, key >> 12 AS chunk, array_agg(key & 4095) AS offsets
+  FROM (
     SELECT h.source, k.key
     FROM rollup_users_hourly h, unnest(h.keys) AS k(key)
     WHERE (h.bucket >= $2 AND h.bucket < $3 OR h.bucket >= $4 AND h.bucket < $5) AND ($7::text IS NULL OR h.source = $7)
     UNION ALL
-    SELECT source, key FROM keyed
+    SELECT source, key FROM tagged WHERE key IS NOT NULL
   ) x
-),
-outside AS (
-  SELECT e.source, count(*) AS users
-  FROM extra e LEFT JOIN days d ON d.source = e.source AND d.chunk = e.key >> 12
-  WHERE d.bits IS NULL OR get_bit(d.bits, e.key & 4095) = 0
-  GROUP BY 1
+  GROUP BY 1, 2
 )
 SELECT source, sum(users) AS users FROM (
   SELECT source, sum(bit_count(bits)) AS users FROM days GROUP BY 1
-  UNION ALL SELECT source, users FROM outside
-  UNION ALL SELECT source, users FROM unkeyed
+  UNION ALL
+  SELECT e.source, (SELECT count(DISTINCT o) FROM unnest(e.offsets) AS o WHERE d.bits IS NULL OR get_bit(d.bits, o) = 0)
+  FROM extra e LEFT JOIN days d ON d.source = e.source AND d.chunk = e.chunk
+  UNION ALL
+  -- never folded, so in no bitmap
+  SELECT source, count(*) FROM tagged WHERE key IS NULL GROUP BY 1
 ) z
 GROUP BY 1`
 
