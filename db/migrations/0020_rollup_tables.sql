@@ -113,7 +113,7 @@ CREATE TABLE rollup_revenue_pending (
 );
 
 -- Marketplace search signals: provider impressions and clicks by the category and city
--- the search carried.
+-- the search carried; day rows also hold category '*' and city '*' (any), one per provider.
 CREATE TABLE rollup_providers (
   level       "char"      NOT NULL CHECK (level IN ('h', 'd')),
   bucket      timestamptz NOT NULL,
@@ -146,9 +146,8 @@ CREATE TABLE rollup_providers_pending (
 -- places there are. Chunk number = key >> 12 = block number. A user without a key has
 -- never been folded, so is in no bitmap: readers count such users by id.
 --
--- An hour has too few users for bitmaps to pay, so hours keep arrays of keys per source
--- (rollup_users_hourly), for hourly series and for the partial days at the ends of a
--- range that does not start and end on UTC midnights.
+-- Hours keep their users too (rollup_users_hourly), for hourly series and for the
+-- partial days at the ends of a range that does not start and end on UTC midnights.
 CREATE TABLE user_keys (
   user_id text COLLATE "C" PRIMARY KEY,
   key     integer NOT NULL
@@ -195,13 +194,21 @@ CREATE TABLE rollup_place_users_daily (
   PRIMARY KEY (bucket, source, country, city, chunk)
 ) WITH (fillfactor = 70);
 
--- source '*' = every source.
+-- One chunk of an hour's users per row, source '*' = every source. A chunk with few users
+-- keeps their offsets in the chunk (key & 4095, sorted), a fuller one (over 256) the bitmap,
+-- like Roaring bitmaps' array and bitmap containers: a quiet hour costs a few bytes per
+-- user, a busy one at most 512 bytes per chunk, and a fold rewrites only the chunks it
+-- touches.
 CREATE TABLE rollup_users_hourly (
-  bucket timestamptz      NOT NULL,
-  source text COLLATE "C" NOT NULL,
-  keys   integer[]        NOT NULL,
-  PRIMARY KEY (bucket, source)
-);
+  bucket  timestamptz      NOT NULL,
+  source  text COLLATE "C" NOT NULL,
+  chunk   integer          NOT NULL,
+  offsets smallint[],
+  bits    bit(4096),
+  users   integer          NOT NULL,
+  PRIMARY KEY (bucket, source, chunk),
+  CHECK ((offsets IS NULL) <> (bits IS NULL))
+) WITH (fillfactor = 70);
 
 -- Pending users are user ids: they get their keys when folded (user_keys_assign in 0021).
 CREATE TABLE rollup_users_pending (

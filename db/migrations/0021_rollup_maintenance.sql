@@ -216,12 +216,16 @@ BEGIN
   ON CONFLICT (level, bucket, source, campaign_id, country, currency)
   DO UPDATE SET events = t.events + excluded.events, revenue = t.revenue + excluded.revenue;
 
+  -- Day rows of providers also get one row with category '*' and city '*': an unfiltered
+  -- ranking then reads one row per provider and day.
   WITH moved AS (DELETE FROM rollup_providers_pending RETURNING *)
   INSERT INTO rollup_providers AS t (level, bucket, source, provider_id, category, city, impressions, clicks)
   SELECT * FROM (
     SELECT 'h'::"char", bucket, source, provider_id, category, city, sum(impressions), sum(clicks) FROM moved GROUP BY 2, 3, 4, 5, 6
     UNION ALL
     SELECT 'd'::"char", sluice_bucket('1 day', bucket), source, provider_id, category, city, sum(impressions), sum(clicks) FROM moved GROUP BY 2, 3, 4, 5, 6
+    UNION ALL
+    SELECT 'd'::"char", sluice_bucket('1 day', bucket), source, provider_id, '*', '*', sum(impressions), sum(clicks) FROM moved GROUP BY 2, 3, 4
   ) x ORDER BY 1, 2, 3, 4, 5, 6
   ON CONFLICT (level, bucket, source, provider_id, category, city)
   DO UPDATE SET impressions = t.impressions + excluded.impressions, clicks = t.clicks + excluded.clicks;
@@ -241,8 +245,8 @@ BEGIN
     PERFORM user_keys_assign(new_users, new_places);
   END IF;
 
-  -- Users: the keys of each (hour, source) merged into its array, and day bitmaps ORed
-  -- with the bits of the new keys. '*' rows (every source) come from the same keys.
+  -- Users: the keys of each hour and day merged into their chunks (offsets or bitmaps for
+  -- hours, bitmaps for days). '*' rows (every source) come from the same keys.
   WITH moved AS (DELETE FROM rollup_users_pending WHERE ctid = ANY (pending_users) RETURNING *),
   listed AS MATERIALIZED (
     SELECT DISTINCT m.bucket, m.source, m.funnel_stage, m.country, m.city, u.user_id
@@ -253,15 +257,31 @@ BEGIN
     FROM listed l JOIN user_keys k ON k.user_id = l.user_id
   ),
   hourly AS (
-    SELECT bucket, source, array_agg(key) AS keys
+    SELECT bucket, source, key >> 12 AS chunk, array_agg((key & 4095)::smallint) AS offsets
     FROM (SELECT bucket, source, key FROM keyed UNION SELECT bucket, '*', key FROM keyed) x
-    GROUP BY 1, 2
+    GROUP BY 1, 2, 3
+  ),
+  -- Each touched chunk with its new users: offsets while it holds 256 users or fewer,
+  -- a bitmap from then on.
+  hourly_merged AS (
+    SELECT h.bucket, h.source, h.chunk,
+           CASE WHEN o.bits IS NULL AND cardinality(u.offsets) <= 256 THEN u.offsets END AS offsets,
+           CASE WHEN o.bits IS NOT NULL OR cardinality(u.offsets) > 256
+                THEN coalesce(o.bits, sluice_zero_chunk()) | (SELECT bit_or(set_bit(sluice_zero_chunk(), x, 1)) FROM unnest(u.offsets) AS x) END AS bits
+    FROM hourly h
+    LEFT JOIN LATERAL (
+      SELECT t.offsets, t.bits FROM rollup_users_hourly t WHERE t.bucket = h.bucket AND t.source = h.source AND t.chunk = h.chunk
+    ) o ON true
+    CROSS JOIN LATERAL (
+      SELECT ARRAY(SELECT DISTINCT x FROM unnest(coalesce(o.offsets, '{}') || h.offsets) AS x ORDER BY x) AS offsets
+    ) u
   ),
   hourly_up AS (
-    INSERT INTO rollup_users_hourly AS t (bucket, source, keys)
-    SELECT * FROM hourly ORDER BY 1, 2
-    ON CONFLICT (bucket, source)
-    DO UPDATE SET keys = ARRAY(SELECT DISTINCT k FROM unnest(t.keys || excluded.keys) AS k ORDER BY k)
+    INSERT INTO rollup_users_hourly AS t (bucket, source, chunk, offsets, bits, users)
+    SELECT bucket, source, chunk, offsets, bits, coalesce(bit_count(bits)::integer, cardinality(offsets))
+    FROM hourly_merged ORDER BY 1, 2, 3
+    ON CONFLICT (bucket, source, chunk)
+    DO UPDATE SET offsets = excluded.offsets, bits = excluded.bits, users = excluded.users
   ),
   daily AS MATERIALIZED (
     SELECT DISTINCT sluice_bucket('1 day', bucket) AS bucket, source, funnel_stage, country, city, key FROM keyed

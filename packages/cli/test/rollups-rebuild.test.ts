@@ -36,7 +36,7 @@ LATERAL (SELECT CASE src
   timestamptz '2026-11-01 00:00Z' + random() * interval '10 days' + g * interval '0 s' AS ts) t
 ON CONFLICT (source, event_id) DO NOTHING`
 
-// Every rollup row in a canonical text form (hour key arrays sorted), per table.
+// Every rollup row as text, per table.
 const SNAPSHOT = `
 SELECT 'rollup_events' AS t, md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS digest, count(*) AS n FROM rollup_events x
 UNION ALL SELECT 'rollup_geo', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_geo x
@@ -46,8 +46,7 @@ UNION ALL SELECT 'rollup_providers', md5(coalesce(string_agg(x::text, '|' ORDER 
 UNION ALL SELECT 'rollup_users_daily', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_users_daily x
 UNION ALL SELECT 'rollup_stage_users_daily', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_stage_users_daily x
 UNION ALL SELECT 'rollup_place_users_daily', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_place_users_daily x
-UNION ALL SELECT 'rollup_users_hourly', md5(coalesce(string_agg(y, '|' ORDER BY y), '')), count(*)
-  FROM (SELECT bucket || source || (SELECT array_agg(k ORDER BY k) FROM unnest(keys) k)::text AS y FROM rollup_users_hourly) x
+UNION ALL SELECT 'rollup_users_hourly', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_users_hourly x
 UNION ALL SELECT 'rollup_top_users', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_top_users x
 UNION ALL SELECT 'mp_jobs', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM mp_jobs x
 UNION ALL SELECT 'mp_job_providers', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM mp_job_providers x

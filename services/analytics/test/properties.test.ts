@@ -415,6 +415,39 @@ describe(`rollups equal events (seed ${SEED})`, () => {
     for (let i = 0; i < RANGES_PER_STATE; i++) await checkRange(randomRange())
   })
 
+  test('a busy hour: chunks past 256 users turn from offsets into bitmaps', async () => {
+    const hour = T0 + 5 * 86_400_000 + 7 * 3_600_000
+    const burst = (from: number, to: number): TestEvent[] =>
+      Array.from({ length: to - from }, (_, i) => ({
+        source: i % 2 ? 'facebook' : 'tiktok',
+        id: `burst-${from + i}`,
+        type: 'ad.view',
+        stage: 'top',
+        at: new Date(hour + (from + i) * 1000).toISOString(),
+        user: `burst-user-${from + i}`,
+        country: 'FR',
+        city: 'Paris',
+      }))
+    await insertEvents(client, burst(0, 200))
+    await fold(client)
+    await insertEvents(client, burst(200, 700))
+    await fold(client)
+    await insertEvents(client, burst(700, 760)) // pending on top of a bitmap chunk
+    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM rollup_users_hourly WHERE bits IS NOT NULL`)
+    assert.ok(Number(rows[0]!.n) > 0, 'some hour chunk is a bitmap')
+    for (const [a, b] of [
+      [hour - 3_600_000 + 17 * 60_000, hour + 2 * 3_600_000],
+      [hour - 7 * 3_600_000, hour + 17 * 3_600_000],
+      [hour + 60_000, hour + 30 * 3_600_000 + 1234],
+    ] as const) {
+      for (const source of [null, 'facebook']) {
+        const from = new Date(a).toISOString()
+        const to = new Date(b).toISOString()
+        await checkRange({ from, to, source, query: `from=${from}&to=${to}${source ? `&source=${source}` : ''}` })
+      }
+    }
+  })
+
   test('with every delta folded', async () => {
     await fold(client)
     for (let i = 0; i < RANGES_PER_STATE; i++) await checkRange(randomRange())

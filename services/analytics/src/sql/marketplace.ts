@@ -109,22 +109,27 @@ WITH ${jobsCte({ from: '$1', to: '$6', source: '$7', category: '$8', city: '$9' 
 signals AS (
   SELECT provider_id, sum(impressions) AS impressions, sum(clicks) AS clicks
   FROM (
-    SELECT source, provider_id, category, city, impressions, clicks FROM rollup_providers
+    -- day rows: the '*' row of each provider when nothing is filtered on
+    SELECT source, provider_id, impressions, clicks FROM rollup_providers
     WHERE level = 'd' AND bucket >= $3 AND bucket < $4
+      AND CASE WHEN $8::text IS NULL AND $9::text IS NULL THEN category = '*' AND city = '*'
+               ELSE category <> '*' AND ($8::text IS NULL OR category = $8) AND ($9::text IS NULL OR city = $9) END
     UNION ALL
-    SELECT source, provider_id, category, city, impressions, clicks FROM rollup_providers
+    SELECT source, provider_id, impressions, clicks FROM rollup_providers
     WHERE level = 'h' AND (bucket >= $2 AND bucket < $3 OR bucket >= $4 AND bucket < $5)
+      AND ($8::text IS NULL OR category = $8) AND ($9::text IS NULL OR city = $9)
     UNION ALL
-    SELECT source, provider_id, category, city, impressions, clicks FROM rollup_providers_pending
-    WHERE bucket >= $2 AND bucket < $5
+    SELECT source, provider_id, impressions, clicks FROM rollup_providers_pending
+    WHERE bucket >= $2 AND bucket < $5 AND ($8::text IS NULL OR category = $8) AND ($9::text IS NULL OR city = $9)
     UNION ALL
-    SELECT sluice_dim(source) COLLATE "C", left(provider_id, 256) COLLATE "C", sluice_dim(category) COLLATE "C", sluice_dim(city) COLLATE "C",
+    SELECT sluice_dim(source) COLLATE "C", left(provider_id, 256) COLLATE "C",
            (event_type = 'provider.impression')::int, (event_type = 'provider.click')::int
     FROM events
     WHERE provider_id IS NOT NULL AND event_type IN ('provider.impression', 'provider.click')
       AND (occurred_at >= $1 AND occurred_at < $2 OR occurred_at >= $5 AND occurred_at < $6)
+      AND ($8::text IS NULL OR sluice_dim(category) = $8) AND ($9::text IS NULL OR sluice_dim(city) = $9)
   ) x
-  WHERE ($7::text IS NULL OR source = $7) AND ($8::text IS NULL OR category = $8) AND ($9::text IS NULL OR city = $9)
+  WHERE $7::text IS NULL OR source = $7
   GROUP BY 1
 ),
 responses AS (

@@ -40,25 +40,38 @@ days AS MATERIALIZED (
   WHERE bucket >= $3 AND bucket < $4 AND ($7::text IS NULL OR source = $7)
   GROUP BY 1, 2
 ),
--- Users of the hours at the ends, pending and of the partial hours, per bitmap chunk: those
--- in none of the days count on top of the days (testing bits is cheaper than ORing a
--- bitmap per user).
-extra AS (
-  SELECT source, key >> 12 AS chunk, array_agg(key & 4095) AS offsets
+-- Users of the hours at the ends, pending and of the partial hours who are in none of
+-- the days count on top of them; chunk by chunk, testing bits (cheaper than ORing a
+-- bitmap per user). Hour chunks are offsets or bitmaps (db/migrations/0020).
+edge AS MATERIALIZED (
+  SELECT source, chunk, offsets, bits FROM rollup_users_hourly
+  WHERE (bucket >= $2 AND bucket < $3 OR bucket >= $4 AND bucket < $5) AND ($7::text IS NULL OR source = $7)
+),
+edge_bits AS (
+  SELECT source, chunk, bit_or(bits) AS bits FROM edge WHERE bits IS NOT NULL GROUP BY 1, 2
+),
+edge_offsets AS (
+  SELECT source, chunk, array_agg(o) AS offsets
   FROM (
-    SELECT h.source, k.key
-    FROM rollup_users_hourly h, unnest(h.keys) AS k(key)
-    WHERE (h.bucket >= $2 AND h.bucket < $3 OR h.bucket >= $4 AND h.bucket < $5) AND ($7::text IS NULL OR h.source = $7)
+    SELECT e.source, e.chunk, o FROM edge e, unnest(e.offsets) AS o WHERE e.offsets IS NOT NULL
     UNION ALL
-    SELECT source, key FROM tagged WHERE key IS NOT NULL
+    SELECT source, key >> 12, (key & 4095)::smallint FROM tagged WHERE key IS NOT NULL
   ) x
   GROUP BY 1, 2
+),
+outside AS (
+  SELECT coalesce(b.source, f.source) AS source,
+         coalesce(bit_count(b.bits & ~coalesce(d.bits, sluice_zero_chunk())), 0)
+         + coalesce((SELECT count(DISTINCT o) FROM unnest(f.offsets) AS o
+                     WHERE (d.bits IS NULL OR get_bit(d.bits, o) = 0) AND (b.bits IS NULL OR get_bit(b.bits, o) = 0)), 0) AS users
+  FROM edge_bits b
+  FULL JOIN edge_offsets f ON f.source = b.source AND f.chunk = b.chunk
+  LEFT JOIN days d ON d.source = coalesce(b.source, f.source) AND d.chunk = coalesce(b.chunk, f.chunk)
 )
 SELECT source, sum(users) AS users FROM (
   SELECT source, sum(bit_count(bits)) AS users FROM days GROUP BY 1
   UNION ALL
-  SELECT e.source, (SELECT count(DISTINCT o) FROM unnest(e.offsets) AS o WHERE d.bits IS NULL OR get_bit(d.bits, o) = 0)
-  FROM extra e LEFT JOIN days d ON d.source = e.source AND d.chunk = e.chunk
+  SELECT source, users FROM outside
   UNION ALL
   -- never folded, so in no bitmap
   SELECT source, count(*) FROM tagged WHERE key IS NULL GROUP BY 1
@@ -110,8 +123,8 @@ export async function usersByDay(pool: Pool, from: Date, to: Date, source: strin
   return rows
 }
 
-// Whole hours [$1, $2) of source $3 (or '*'): the size of each hour's key array, or, for
-// hours with pending users, the size of its union with them.
+// Whole hours [$1, $2) of source $3 (or '*'): the users of each hour's chunks, or, for
+// hours with pending users, the size of the union of its chunks with them.
 const USERS_BY_HOUR = `
 WITH ids AS (
   SELECT p.bucket, u.user_id
@@ -119,23 +132,29 @@ WITH ids AS (
   WHERE p.bucket >= $1 AND p.bucket < $2 AND ($3::text IS NULL OR p.source = $3)
   GROUP BY 1, 2
 ),
-hours AS (
-  SELECT bucket, keys FROM rollup_users_hourly
-  WHERE bucket >= $1 AND bucket < $2 AND source = coalesce($3, '*')
+looked_up AS MATERIALIZED (
+  SELECT i.bucket, i.user_id, k.key FROM ids i LEFT JOIN user_keys k ON k.user_id = i.user_id
 ),
-touched AS (SELECT DISTINCT bucket FROM ids)
-SELECT h.bucket, cardinality(h.keys) AS users
-FROM hours h
-WHERE NOT EXISTS (SELECT 1 FROM touched t WHERE t.bucket = h.bucket)
+touched AS MATERIALIZED (SELECT DISTINCT bucket FROM ids)
+SELECT bucket, sum(users) AS users
+FROM rollup_users_hourly h
+WHERE bucket >= $1 AND bucket < $2 AND source = coalesce($3, '*') AND bucket NOT IN (SELECT bucket FROM touched)
+GROUP BY 1
 UNION ALL
-SELECT t.bucket,
-       (SELECT count(*) FROM (
-          SELECT k FROM hours h, unnest(h.keys) AS k WHERE h.bucket = t.bucket
-          UNION
-          SELECT k.key FROM ids i JOIN user_keys k ON k.user_id = i.user_id WHERE i.bucket = t.bucket
-        ) z)
-     + (SELECT count(*) FROM ids i WHERE i.bucket = t.bucket AND NOT EXISTS (SELECT 1 FROM user_keys k WHERE k.user_id = i.user_id))
-FROM touched t`
+SELECT bucket, sum(users) FROM (
+  SELECT bucket, bit_count(bit_or(bits)) AS users
+  FROM (
+    SELECT h.bucket, h.chunk, coalesce(h.bits, (SELECT bit_or(set_bit(sluice_zero_chunk(), o, 1)) FROM unnest(h.offsets) AS o)) AS bits
+    FROM rollup_users_hourly h
+    WHERE h.bucket IN (SELECT bucket FROM touched) AND h.source = coalesce($3, '*')
+    UNION ALL
+    SELECT bucket, key >> 12, set_bit(sluice_zero_chunk(), key & 4095, 1) FROM looked_up WHERE key IS NOT NULL
+  ) c
+  GROUP BY bucket, chunk
+  UNION ALL
+  SELECT bucket, count(*) FROM looked_up WHERE key IS NULL GROUP BY 1
+) t
+GROUP BY 1`
 
 export async function usersByHour(pool: Pool, from: Date, to: Date, source: string | null): Promise<UsersByBucketRow[]> {
   const { rows } = await pool.query<UsersByBucketRow>(USERS_BY_HOUR, [from, to, source])
