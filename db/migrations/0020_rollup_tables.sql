@@ -173,7 +173,7 @@ CREATE TABLE rollup_users_daily (
   PRIMARY KEY (bucket, source, chunk)
 ) WITH (fillfactor = 70);
 
--- Events without a funnel stage are in no row; source '*' = every source.
+-- Events without a funnel stage are in no row.
 CREATE TABLE rollup_stage_users_daily (
   bucket       timestamptz      NOT NULL,
   source       text COLLATE "C" NOT NULL,

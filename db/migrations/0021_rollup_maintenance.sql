@@ -299,10 +299,7 @@ BEGIN
   s_up AS (
     INSERT INTO rollup_stage_users_daily AS t (bucket, source, funnel_stage, chunk, bits)
     SELECT bucket, source, funnel_stage, key >> 12, bit_or(set_bit(sluice_zero_chunk(), key & 4095, 1))
-    FROM (
-      SELECT DISTINCT bucket, source, funnel_stage, key FROM daily WHERE funnel_stage <> ''
-      UNION ALL SELECT DISTINCT bucket, '*', funnel_stage, key FROM daily WHERE funnel_stage <> ''
-    ) x
+    FROM (SELECT DISTINCT bucket, source, funnel_stage, key FROM daily WHERE funnel_stage <> '') x
     GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
     ON CONFLICT (bucket, source, funnel_stage, chunk) DO UPDATE SET bits = t.bits | excluded.bits
   )

@@ -29,7 +29,7 @@ unkeyed AS (
 ),
 parts AS (
   SELECT source, funnel_stage, chunk, bits FROM rollup_stage_users_daily
-  WHERE bucket >= $2 AND bucket < $3 AND source <> '*' AND ($5::text IS NULL OR source = $5)
+  WHERE bucket >= $2 AND bucket < $3 AND ($5::text IS NULL OR source = $5)
   UNION ALL
   SELECT i.source, i.funnel_stage, k.key >> 12, set_bit(sluice_zero_chunk(), k.key & 4095, 1)
   FROM ids i JOIN user_keys k ON k.user_id = i.user_id
