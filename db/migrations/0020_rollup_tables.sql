@@ -126,6 +126,9 @@ CREATE TABLE rollup_providers (
   PRIMARY KEY (level, bucket, source, provider_id, category, city)
 ) WITH (fillfactor = 70);
 
+CREATE INDEX rollup_providers_any_idx ON rollup_providers (bucket) INCLUDE (source, provider_id, impressions, clicks)
+  WHERE level = 'd' AND category = '*' AND city = '*';
+
 CREATE TABLE rollup_providers_pending (
   bucket      timestamptz NOT NULL,
   source      text COLLATE "C"        NOT NULL,
@@ -208,6 +211,14 @@ CREATE TABLE rollup_users_hourly (
   users   integer          NOT NULL,
   PRIMARY KEY (bucket, source, chunk),
   CHECK ((offsets IS NULL) <> (bits IS NULL))
+) WITH (fillfactor = 70);
+
+-- The number of users of each hour and source ('*' = every source), kept with the chunks.
+CREATE TABLE rollup_users_hour_totals (
+  bucket timestamptz      NOT NULL,
+  source text COLLATE "C" NOT NULL,
+  users  bigint           NOT NULL,
+  PRIMARY KEY (bucket, source)
 ) WITH (fillfactor = 70);
 
 -- Pending users are user ids: they get their keys when folded (user_keys_assign in 0021).

@@ -263,14 +263,14 @@ BEGIN
   ),
   -- Each touched chunk with its new users: offsets while it holds 256 users or fewer,
   -- a bitmap from then on.
-  hourly_merged AS (
-    SELECT h.bucket, h.source, h.chunk,
+  hourly_merged AS MATERIALIZED (
+    SELECT h.bucket, h.source, h.chunk, coalesce(o.users, 0) AS users_before,
            CASE WHEN o.bits IS NULL AND cardinality(u.offsets) <= 256 THEN u.offsets END AS offsets,
            CASE WHEN o.bits IS NOT NULL OR cardinality(u.offsets) > 256
                 THEN coalesce(o.bits, sluice_zero_chunk()) | (SELECT bit_or(set_bit(sluice_zero_chunk(), x, 1)) FROM unnest(u.offsets) AS x) END AS bits
     FROM hourly h
     LEFT JOIN LATERAL (
-      SELECT t.offsets, t.bits FROM rollup_users_hourly t WHERE t.bucket = h.bucket AND t.source = h.source AND t.chunk = h.chunk
+      SELECT t.offsets, t.bits, t.users FROM rollup_users_hourly t WHERE t.bucket = h.bucket AND t.source = h.source AND t.chunk = h.chunk
     ) o ON true
     CROSS JOIN LATERAL (
       SELECT ARRAY(SELECT DISTINCT x FROM unnest(coalesce(o.offsets, '{}') || h.offsets) AS x ORDER BY x) AS offsets
@@ -282,6 +282,12 @@ BEGIN
     FROM hourly_merged ORDER BY 1, 2, 3
     ON CONFLICT (bucket, source, chunk)
     DO UPDATE SET offsets = excluded.offsets, bits = excluded.bits, users = excluded.users
+  ),
+  hour_totals AS (
+    INSERT INTO rollup_users_hour_totals AS t (bucket, source, users)
+    SELECT bucket, source, sum(coalesce(bit_count(bits)::integer, cardinality(offsets)) - users_before)
+    FROM hourly_merged GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (bucket, source) DO UPDATE SET users = t.users + excluded.users
   ),
   daily AS MATERIALIZED (
     SELECT DISTINCT sluice_bucket('1 day', bucket) AS bucket, source, funnel_stage, country, city, key FROM keyed
@@ -433,7 +439,7 @@ CREATE FUNCTION events_rollups_on_truncate() RETURNS trigger
 BEGIN
   TRUNCATE rollup_events, rollup_events_pending, rollup_geo, rollup_geo_pending, rollup_campaigns, rollup_campaigns_pending,
            rollup_revenue, rollup_revenue_pending, rollup_providers, rollup_providers_pending, rollup_users_daily,
-           rollup_stage_users_daily, rollup_place_users_daily, rollup_users_hourly, rollup_users_pending, rollup_top_users,
+           rollup_stage_users_daily, rollup_place_users_daily, rollup_users_hourly, rollup_users_hour_totals, rollup_users_pending, rollup_top_users,
            rollup_user_weeks_pending,
            mp_jobs, mp_jobs_pending, mp_job_providers, mp_job_providers_pending;
   RETURN NULL;
@@ -460,7 +466,7 @@ BEGIN
   DELETE FROM rollup_revenue; DELETE FROM rollup_revenue_pending;
   DELETE FROM rollup_providers; DELETE FROM rollup_providers_pending;
   DELETE FROM rollup_users_daily; DELETE FROM rollup_stage_users_daily; DELETE FROM rollup_place_users_daily;
-  DELETE FROM rollup_users_hourly; DELETE FROM rollup_users_pending;
+  DELETE FROM rollup_users_hourly; DELETE FROM rollup_users_hour_totals; DELETE FROM rollup_users_pending;
   DELETE FROM rollup_top_users; DELETE FROM rollup_user_weeks_pending;
   DELETE FROM mp_jobs; DELETE FROM mp_jobs_pending;
   DELETE FROM mp_job_providers; DELETE FROM mp_job_providers_pending;

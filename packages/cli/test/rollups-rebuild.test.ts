@@ -47,6 +47,7 @@ UNION ALL SELECT 'rollup_users_daily', md5(coalesce(string_agg(x::text, '|' ORDE
 UNION ALL SELECT 'rollup_stage_users_daily', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_stage_users_daily x
 UNION ALL SELECT 'rollup_place_users_daily', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_place_users_daily x
 UNION ALL SELECT 'rollup_users_hourly', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_users_hourly x
+UNION ALL SELECT 'rollup_users_hour_totals', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_users_hour_totals x
 UNION ALL SELECT 'rollup_top_users', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_top_users x
 UNION ALL SELECT 'mp_jobs', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM mp_jobs x
 UNION ALL SELECT 'mp_job_providers', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM mp_job_providers x

@@ -109,11 +109,15 @@ WITH ${jobsCte({ from: '$1', to: '$6', source: '$7', category: '$8', city: '$9' 
 signals AS (
   SELECT provider_id, sum(impressions) AS impressions, sum(clicks) AS clicks
   FROM (
-    -- day rows: the '*' row of each provider when nothing is filtered on
+    -- day rows: the '*' row of each provider when nothing is filtered on (rollup_providers_any_idx)
     SELECT source, provider_id, impressions, clicks FROM rollup_providers
-    WHERE level = 'd' AND bucket >= $3 AND bucket < $4
-      AND CASE WHEN $8::text IS NULL AND $9::text IS NULL THEN category = '*' AND city = '*'
-               ELSE category <> '*' AND ($8::text IS NULL OR category = $8) AND ($9::text IS NULL OR city = $9) END
+    WHERE $8::text IS NULL AND $9::text IS NULL
+      AND level = 'd' AND bucket >= $3 AND bucket < $4 AND category = '*' AND city = '*'
+    UNION ALL
+    SELECT source, provider_id, impressions, clicks FROM rollup_providers
+    WHERE NOT ($8::text IS NULL AND $9::text IS NULL)
+      AND level = 'd' AND bucket >= $3 AND bucket < $4 AND category <> '*'
+      AND ($8::text IS NULL OR category = $8) AND ($9::text IS NULL OR city = $9)
     UNION ALL
     SELECT source, provider_id, impressions, clicks FROM rollup_providers
     WHERE level = 'h' AND (bucket >= $2 AND bucket < $3 OR bucket >= $4 AND bucket < $5)
@@ -134,7 +138,11 @@ signals AS (
 ),
 responses AS (
   SELECT p.provider_id, j.posted_at, p.first_response_at, p.bids, p.quotes, p.assigned_at, p.completed_at, p.rating_sum, p.ratings
-  FROM jobs j JOIN mp_job_providers p ON p.source = j.source AND p.job_id = j.job_id
+  FROM jobs j CROSS JOIN LATERAL (
+    -- by the primary key, job by job: a cohort is a small share of all jobs (OFFSET 0
+    -- keeps the planner from turning this into a hash of the whole table)
+    SELECT * FROM mp_job_providers p WHERE p.source = j.source AND p.job_id = j.job_id OFFSET 0
+  ) p
   WHERE NOT EXISTS (
     SELECT 1 FROM mp_job_providers_pending q WHERE q.source = p.source AND q.job_id = p.job_id AND q.provider_id = p.provider_id
   )

@@ -123,8 +123,8 @@ export async function usersByDay(pool: Pool, from: Date, to: Date, source: strin
   return rows
 }
 
-// Whole hours [$1, $2) of source $3 (or '*'): the users of each hour's chunks, or, for
-// hours with pending users, the size of the union of its chunks with them.
+// Whole hours [$1, $2) of source $3 (or '*'): each hour's total, or, for hours with
+// pending users, the size of the union of its chunks with them.
 const USERS_BY_HOUR = `
 WITH ids AS (
   SELECT p.bucket, u.user_id
@@ -136,10 +136,9 @@ looked_up AS MATERIALIZED (
   SELECT i.bucket, i.user_id, k.key FROM ids i LEFT JOIN user_keys k ON k.user_id = i.user_id
 ),
 touched AS MATERIALIZED (SELECT DISTINCT bucket FROM ids)
-SELECT bucket, sum(users) AS users
-FROM rollup_users_hourly h
+SELECT bucket, users
+FROM rollup_users_hour_totals
 WHERE bucket >= $1 AND bucket < $2 AND source = coalesce($3, '*') AND bucket NOT IN (SELECT bucket FROM touched)
-GROUP BY 1
 UNION ALL
 SELECT bucket, sum(users) FROM (
   SELECT bucket, bit_count(bit_or(bits)) AS users
