@@ -4,6 +4,7 @@ import { UnreachableError } from '@sluice/kit/unreachable'
 import { loadCliConfig } from './config.js'
 import { dlq } from './dlq.js'
 import { cliLogger } from './log.js'
+import { rebuildRollups } from './rollups-rebuild.js'
 import { setup } from './setup.js'
 import { start } from './start.js'
 
@@ -14,6 +15,8 @@ commands:
   migrate   create the database if missing and apply migrations (npm run db:migrate)
   setup     migrate and create streams and consumers
   dlq       list, show and replay dead letters (npm run dlq -- list|show|replay; see sluice dlq --help)
+  rollups:rebuild
+            recompute every analytics rollup from events, while ingestion goes on
 `
 
 const [command, ...rest] = process.argv.slice(2)
@@ -35,6 +38,9 @@ try {
       break
     case 'dlq':
       process.exitCode = await dlq(rest, config, log)
+      break
+    case 'rollups:rebuild':
+      await rebuildRollups(config.databaseUrl, log)
       break
     default:
       process.stderr.write(USAGE)

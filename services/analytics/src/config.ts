@@ -15,6 +15,21 @@ export const analyticsSchema = {
     default: 10,
     env: 'PG_POOL_SIZE',
   },
+  workMem: {
+    doc: 'PostgreSQL work_mem of analytics sessions (funnels and unique-user unions hash a lot)',
+    format: (v: unknown) => {
+      if (typeof v !== 'string' || !/^[1-9][0-9]{0,6}(kB|MB|GB)$/.test(v)) throw new Error('must look like 64MB (kB, MB or GB)')
+    },
+    default: '64MB',
+    env: 'PG_WORK_MEM',
+  },
+  readTokens: {
+    doc: 'Bearer tokens accepted on /v1 (comma-separated); empty = the read API is open',
+    format: 'string-list',
+    default: [] as string[],
+    env: 'READ_TOKENS',
+    sensitive: true,
+  },
 }
 
 export type AnalyticsConfig = ReturnType<typeof loadAnalyticsConfig>

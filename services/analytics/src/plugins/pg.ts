@@ -11,14 +11,29 @@ export interface PgPluginOptions {
   url: string
   max: number
   statementTimeoutMs: number
+  workMem: string
 }
 
-/** The analytics pool: every query bounded by a statement timeout, closed with the app. */
+/**
+ * The analytics pool. Every session is read-only by default (a query that tries to write
+ * fails, whatever the role may do), bounded by a statement timeout, and runs without JIT
+ * (compiling costs more than these queries take). Rollups and index pages stay cached, so
+ * random reads are costed close to sequential ones. Closed with the app.
+ */
 export default fp<PgPluginOptions>(
-  async (app, { url, max, statementTimeoutMs }) => {
-    const pool = createPool({ url, log: app.log, applicationName: 'sluice-analytics', max, statementTimeoutMs })
+  async (app, { url, max, statementTimeoutMs, workMem }) => {
+    const pool = createPool({ url: withSessionSettings(url, workMem), log: app.log, applicationName: 'sluice-analytics', max, statementTimeoutMs })
     app.decorate('pg', pool)
     app.addHook('onClose', async () => pool.end())
   },
   { name: 'pg' },
 )
+
+/** The server applies these at connection start (libpq `options`), before any query. */
+export function withSessionSettings(url: string, workMem: string): string {
+  const u = new URL(url)
+  const settings = `-c default_transaction_read_only=on -c jit=off -c work_mem=${workMem} -c random_page_cost=1.1`
+  const given = u.searchParams.get('options')
+  u.searchParams.set('options', given ? `${given} ${settings}` : settings)
+  return u.toString()
+}
