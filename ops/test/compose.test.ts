@@ -14,6 +14,7 @@ interface Service {
   expose?: unknown[]
   image?: string
   command?: string[] | string
+  entrypoint?: string[] | string
   environment?: Record<string, string>
   depends_on?: Record<string, { condition: string }>
   profiles?: string[]
@@ -36,7 +37,8 @@ function config(extra: string[] = []): Compose {
 }
 
 function hostPorts(s: Service): string[] {
-  return (s.ports ?? []).map((p) => (typeof p === 'object' && p !== null ? String((p as { published?: unknown }).published ?? '') : String(p).split(':')[0]!))
+  // docker-compose 1.29 prints short syntax ("3001:3001"); newer ones the long one.
+  return (s.ports ?? []).map((p) => (typeof p === 'string' ? p.split(':')[0]! : String((p as { published?: string | number }).published)))
 }
 
 test('docker-compose config accepts the file without the load profile and with it', () => {
