@@ -34,5 +34,5 @@ done
 for dev in tsx typescript eslint; do
   if [ -e "$runtime/node_modules/$dev" ]; then echo "dev dependency $dev in the runtime stage" >&2; exit 1; fi
 done
-du -sh "$runtime/node_modules" "$runtime"
+du -sh "$runtime"
 echo "runtime stage ready in $runtime"
