@@ -1,7 +1,8 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { createTestDatabase, type TestDatabase } from '@sluice/testkit/database'
@@ -10,7 +11,7 @@ import { freePort, waitFor } from '@sluice/testkit/ports'
 import { spawnModule, type Spawned } from '@sluice/testkit/spawn'
 import { deleteTopology, testTopology } from '@sluice/testkit/topology'
 import { EXPORTER_METRICS } from './exporter-metrics.js'
-import { parseYaml, root } from './tools.js'
+import { parseYaml, root, run } from './tools.js'
 
 // Every Grafana panel query must name metrics that exist: those the three services serve
 // on /metrics (scraped here from running processes, on their own database and streams),
@@ -247,4 +248,21 @@ test('business panels: every analytics URL answers, with every column the panel 
     }
   }
   assert.ok(checked >= 8, `${checked} business queries`)
+})
+
+test('every Prometheus panel query parses as PromQL (promtool check rules, Grafana variables filled in)', () => {
+  const exprs = dashboards.flatMap((d) => panels(d).flatMap((p) => (p.targets ?? []).flatMap((t) => (t.expr === undefined ? [] : [t.expr]))))
+  const filled = exprs.map((e) => e.replaceAll('$__rate_interval', '1m').replaceAll('$service', '.*').replaceAll('$instance', '.*'))
+  for (const e of filled) assert.doesNotMatch(e, /\$/, `a Grafana variable the test does not fill in: ${e}`)
+  // As recording rules, each expression goes through Prometheus's own parser.
+  const rules = { groups: [{ name: 'dashboards', rules: filled.map((expr, i) => ({ record: `dashboard:query:${i}`, expr })) }] }
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-promql-'))
+  try {
+    writeFileSync(join(dir, 'rules.json'), JSON.stringify(rules))
+    const { status, stdout, stderr } = run('promtool', ['check', 'rules', join(dir, 'rules.json')])
+    assert.equal(status, 0, stdout + stderr)
+    assert.match(stdout, new RegExp(`SUCCESS: ${filled.length} rules found`))
+  } finally {
+    rmSync(dir, { recursive: true })
+  }
 })
