@@ -95,6 +95,8 @@ async function startService(name: keyof typeof urls, module: string, ready: RegE
     PORT: String(port),
     LOG_LEVEL: 'info',
     CONSUMER_POLL_MS: '200',
+    // Streams reserve their max_bytes on the shared server: a small one leaves room for others' tests.
+    STREAM_MAX_BYTES: String(64 * 1024 * 1024),
   })
   processes.push(child)
   await child.waitFor(ready, 60_000)
