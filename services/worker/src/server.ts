@@ -24,7 +24,7 @@ try {
     url: config.databaseUrl,
     log,
     applicationName: 'sluice-worker',
-    max: config.batchesInFlight + 1,
+    max: config.batchesInFlight + config.importBatchesInFlight + 1,
     statementTimeoutMs: config.statementTimeoutMs,
   })
   const nc = await connectNats({ url: config.natsUrl, name: 'sluice-worker', log })
@@ -34,23 +34,40 @@ try {
   const registry = createRegistry('worker')
   const metrics = workerMetrics(registry)
   const worker = await startWorker({ ...config, consumer, pool, js, topology: t, log, metrics })
+  // Imports wait while live events are in hand: live first, whatever the import's size.
+  const importer = await startWorker({
+    ...config,
+    consumer: await js.consumers.get(t.importStream, t.importConsumer),
+    batchSize: config.importBatchMessages,
+    batchesInFlight: config.importBatchesInFlight,
+    pool,
+    js,
+    topology: t,
+    log: log.child({ lane: 'import' }),
+    metrics,
+    gate: () => worker.idle(),
+  })
   const stopPolling = pollConsumer(consumer, metrics, config.consumerPollMs, log)
-  const app = await buildWorkerHttp({ pool, nc, registry, log, storage: () => worker.health() })
+  const app = await buildWorkerHttp({ pool, nc, registry, log, storage: () => (worker.health().storing ? importer.health() : worker.health()) })
 
   onShutdown(log, config.shutdownTimeoutMs, async () => {
     stopPolling()
-    await worker.stop()
+    await Promise.all([worker.stop(), importer.stop()])
     await app.close()
     await drainNats(nc, log)
     await pool.end()
   })
   await app.listen({ host: config.host, port: config.port })
   log.info(
-    { url: `http://${config.host}:${config.port}/metrics`, stream: t.eventsStream, consumer: t.workerConsumer, batchSize: config.batchSize, batchesInFlight: config.batchesInFlight },
+    { url: `http://${config.host}:${config.port}/metrics`, stream: t.eventsStream, consumer: t.workerConsumer, importStream: t.importStream, batchSize: config.batchSize, batchesInFlight: config.batchesInFlight },
     'worker consuming',
   )
   worker.done.catch((err: unknown) => {
     log.fatal({ err }, 'consume loop failed')
+    process.exit(1)
+  })
+  importer.done.catch((err: unknown) => {
+    log.fatal({ err }, 'import consume loop failed')
     process.exit(1)
   })
 } catch (err) {

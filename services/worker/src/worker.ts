@@ -8,6 +8,9 @@ import { probeStorage } from './store.js'
 /**
  * Glossary
  * - stream: the JetStream log of accepted events (EVENTS), one message per event.
+ * - lane: live events (EVENTS) and bulk imports (EVENTS_IMPORT, ~100 envelopes per
+ *   message, one per line) have a stream and consumer each; a worker runs this loop once
+ *   per lane and pulls imports only while its live loop holds nothing (live first).
  * - consumer: the durable cursor all worker replicas share; JetStream hands each
  *   message to one replica and redelivers it if that replica does not ack in time.
  * - batch: the messages stored in one transaction, acked only after it commits.
@@ -33,6 +36,8 @@ export interface WorkerOptions extends BatchDeps {
   retryDelayMaxMs: number
   /** How long a pull request waits on the server; a stopping worker waits for its open ones. */
   pullExpiresMs?: number
+  /** Pull only while this says yes: the import lane's worker pulls while the live one is idle. */
+  gate?: () => boolean
 }
 
 export interface StorageHealth {
@@ -47,6 +52,8 @@ export interface RunningWorker {
   done: Promise<void>
   /** False (with the last error) while batches cannot be stored and fetching is paused. */
   health(): StorageHealth
+  /** Holds no message: nothing received waits to be stored. */
+  idle(): boolean
 }
 
 class Stopped extends Error {}
@@ -69,7 +76,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
-  const { consumer, pool, log, metrics, batchSize, batchMaxWaitMs, batchesInFlight, ackWaitMs, retryDelayMs, retryDelayMaxMs, pullExpiresMs = 2_000 } = options
+  const { consumer, pool, log, metrics, batchSize, batchMaxWaitMs, batchesInFlight, ackWaitMs, retryDelayMs, retryDelayMaxMs, pullExpiresMs = 2_000, gate } = options
   const stopController = new AbortController()
   const deps = { ...options, copyMode: new CopyMode() }
   let current: BatchPump | undefined
@@ -196,7 +203,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
   const done = (async () => {
     while (!stopController.signal.aborted) {
-      current = new BatchPump(consumer, { batchSize, maxWaitMs: batchMaxWaitMs, maxHeld: batchSize * (batchesInFlight + 1), expiresMs: pullExpiresMs, log })
+      current = new BatchPump(consumer, { batchSize, maxWaitMs: batchMaxWaitMs, maxHeld: batchSize * (batchesInFlight + 1), expiresMs: pullExpiresMs, log, ...(gate ? { gate } : {}) })
       const failure = await drain(current)
       current = undefined
       if (stopController.signal.aborted) break
@@ -212,6 +219,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   return {
     done,
     health: () => (failing ? { storing: false, error: failing.error, since: failing.since } : { storing: true }),
+    idle: () => current?.idle() ?? true,
     async stop() {
       stopController.abort()
       // The loop stores what was already fetched, then ends.
