@@ -142,7 +142,7 @@ test('an export archive is stored once: mapping, duplicates across files, reject
   )
   const byId = new Map(rows.map((r) => [r.event_id, r]))
   assert.equal(byId.get('a-1')!.occurred_at.toISOString(), new Date(BASE + 10 * HOUR + 1000).toISOString())
-  assert.equal(exportTime(byId.get('a-2')!.occurred_at.getTime(), true), JSON.parse(files[0]!.lines[1]!).event_time, 'the T format')
+  assert.equal(exportTime(byId.get('a-2')!.occurred_at.getTime(), true), (JSON.parse(files[0]!.lines[1]!) as { event_time: string }).event_time, 'the T format')
   assert.equal(byId.get('a-1')!.country, 'DE', 'country names become ISO codes')
   assert.equal(byId.get('a-1')!.city, 'Berlin')
   assert.equal(Number(byId.get('a-7')!.revenue), 12, '$price × $quantity')
@@ -153,7 +153,7 @@ test('an export archive is stored once: mapping, duplicates across files, reject
   assert.equal(letters.rows.length, 1, 'only the poison line is dead-lettered, not its message')
   assert.equal(letters.rows[0]!.reason, 'rejected_by_database')
   assert.equal(typeof letters.rows[0]!.row_index, 'number')
-  assert.equal(JSON.parse(letters.rows[0]!.payload.toString()).event_id, 'a-8')
+  assert.equal((JSON.parse(letters.rows[0]!.payload.toString()) as { event_id: string }).event_id, 'a-8')
 
   // Re-running the zip, then the same files as a directory: nothing new.
   const again = await run(zipPath, '--rejects', rejectsPath)
