@@ -1,3 +1,4 @@
+import { setPriority } from 'node:os'
 import { basename, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { topology } from '@sluice/contracts/topology'
@@ -23,6 +24,7 @@ and re-running completes an interrupted import.
 /** Publish acknowledgements slower than this fail a message, which is then sent again. */
 const PUBLISH_TIMEOUT_MS = 30_000
 const PUBLISH_MAX_IN_FLIGHT = 256
+const IMPORT_NICENESS = 10
 
 /** `sluice import amplitude …`; returns the exit code (130 when interrupted, like a shell). */
 export async function importCommand(args: string[], config: CliConfig, log: Logger): Promise<number> {
@@ -55,6 +57,13 @@ export async function importCommand(args: string[], config: CliConfig, log: Logg
   const dryRun = values['dry-run']
   const rejectsPath = resolve(values.rejects ?? `${basename(path)}.rejects.jsonl`)
   const t = topology(config.streamNamespace)
+
+  // A bulk job: on a shared machine it should yield the CPU to live traffic.
+  try {
+    setPriority(IMPORT_NICENESS)
+  } catch {
+    // not permitted here: run at normal priority
+  }
 
   const controller = new AbortController()
   let signals = 0

@@ -25,11 +25,11 @@ export const workerSchema = {
   importBatchMessages: {
     doc: 'Most import messages (of up to 100 events each) stored in one transaction',
     format: 'positive-int',
-    default: 50,
+    default: 20,
     env: 'IMPORT_BATCH_MESSAGES',
   },
   importBatchesInFlight: {
-    doc: 'Import batches one worker stores at the same time (taken only while no live event waits), each on its own PostgreSQL connection',
+    doc: 'Import batches one worker stores at the same time (new ones taken only while live events do not back up), each on its own PostgreSQL connection',
     format: 'positive-int',
     default: 2,
     env: 'IMPORT_BATCHES_IN_FLIGHT',

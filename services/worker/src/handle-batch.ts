@@ -26,6 +26,8 @@ export interface BatchDeps {
   batchSize: number
   maxDeliver: number
   copyMode?: CopyMode
+  /** Leave rollup folds to other transactions (the live lane while an import runs; migration 0041). */
+  deferFold?: () => boolean
 }
 
 export type RetryCause = 'conflict' | 'unavailable'
@@ -64,6 +66,7 @@ export interface GroupResult {
 }
 
 const CONFLICT_RETRIES = 3
+const DEFER_FOLD = "SET LOCAL sluice.defer_fold = 'on'"
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -175,6 +178,7 @@ export async function storeGroup(deps: BatchDeps, msgs: JsMsg[]): Promise<GroupR
         await ensureStaging(client)
         await client.query('BEGIN')
         try {
+          if (deps.deferFold?.()) await client.query(DEFER_FOLD)
           const outcome =
             rows.count > 0
               ? await storeRows(client, rows, { direct, lastChance, onCopy: (s) => metrics.copyDuration.observe(s) })

@@ -60,9 +60,9 @@ export class BatchPump {
     return new Promise((resolve) => (this.waiter = resolve))
   }
 
-  /** Nothing received and not yet released, nor asked for beyond one pull request's worth. */
-  idle(): boolean {
-    return this.held === 0 && this.collecting.length === 0 && this.ready.length === 0
+  /** Messages wait on this pump: a batch formed and not yet taken, or a full batch's worth held. */
+  backedUp(): boolean {
+    return this.ready.length > 0 || this.held >= this.options.batchSize
   }
 
   /** The caller is done with `n` messages (acked or naked): room for more. */

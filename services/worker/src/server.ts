@@ -13,6 +13,9 @@ import { pollConsumer } from './consumer-stats.js'
 import { workerMetrics } from './metrics.js'
 import { startWorker } from './worker.js'
 
+/** An import lane that stored a batch this recently counts as running. */
+const IMPORT_BUSY_MS = 2_000
+
 const config = loadWorkerConfig()
 const log = createLogger({ service: 'worker', level: config.logLevel })
 const t = topology(config.streamNamespace)
@@ -33,8 +36,11 @@ try {
   const consumer = await js.consumers.get(t.eventsStream, t.workerConsumer)
   const registry = createRegistry('worker')
   const metrics = workerMetrics(registry)
-  const worker = await startWorker({ ...config, consumer, pool, js, topology: t, log, metrics })
-  // Imports wait while live events are in hand: live first, whatever the import's size.
+  // While an import is being stored, live batches leave the rollup folds (hundreds of ms
+  // for an import's many new users) to the import's transactions.
+  let importBusy = () => false
+  const worker = await startWorker({ ...config, consumer, pool, js, topology: t, log, metrics, deferFold: () => importBusy() })
+  // Imports wait while live events back up: live first, whatever the import's size.
   const importer = await startWorker({
     ...config,
     consumer: await js.consumers.get(t.importStream, t.importConsumer),
@@ -45,8 +51,9 @@ try {
     topology: t,
     log: log.child({ lane: 'import' }),
     metrics,
-    gate: () => worker.idle(),
+    gate: () => !worker.backedUp(),
   })
+  importBusy = () => importer.busyWithin(IMPORT_BUSY_MS)
   const stopPolling = pollConsumer(consumer, metrics, config.consumerPollMs, log)
   const app = await buildWorkerHttp({ pool, nc, registry, log, storage: () => (worker.health().storing ? importer.health() : worker.health()) })
 
