@@ -23,9 +23,10 @@ function quantile(sorted: number[], q: number): number {
  * Sends single live events one after another at a steady pace and measures each one's
  * POST → row visible in PostgreSQL (a poller looks every few ms for the ids not seen yet).
  */
-async function liveLatencies(base: string, pool: Pool, tag: string): Promise<{ p50: number; p95: number; all: number[] }> {
+async function liveLatencies(base: string, pool: Pool, tag: string): Promise<{ p50: number; p95: number; post50: number }> {
   const sentAt = new Map<string, number>()
   const latencies: number[] = []
+  const posts: number[] = []
   let sending = true
   const poller = (async () => {
     while (sending || sentAt.size > 0) {
@@ -49,16 +50,17 @@ async function liveLatencies(base: string, pool: Pool, tag: string): Promise<{ p
       body: JSON.stringify({ eventId: id, timestamp: new Date().toISOString(), source: 'web', eventType: 'page_view', userId: `u-${i}` }),
     })
     assert.equal(res.status, 202)
+    posts.push(performance.now() - started)
     sentAt.set(id, started)
     await new Promise((r) => setTimeout(r, LIVE_INTERVAL_MS))
   }
   sending = false
   await Promise.race([poller, new Promise((_, reject) => setTimeout(() => reject(new Error(`live events not stored: ${[...sentAt.keys()].join(', ')}`)), 30_000))])
   const sorted = [...latencies].sort((a, b) => a - b)
-  return { p50: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), all: sorted }
+  return { p50: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), post50: quantile(posts.sort((a, b) => a - b), 0.5) }
 }
 
-test('live events keep their POST → stored latency while a large import runs (within 2× of without it)', async () => {
+test('live events keep their POST → stored latency while a large import runs (within 2× of without it)', async (ctx) => {
   const db = await createTestDatabase()
   const t = testTopology()
   const nc = await connect({ servers: machine.natsUrl })
@@ -92,8 +94,10 @@ test('live events keep their POST → stored latency while a large import runs (
     const during = await liveLatencies(base, pool, 'import')
     const after = await imported()
 
-    const report = `without import p50 ${without.p50.toFixed(1)} ms, p95 ${without.p95.toFixed(1)} ms; during import p50 ${during.p50.toFixed(1)} ms, p95 ${during.p95.toFixed(1)} ms; import stored ${after - before} rows meanwhile`
-    testLogger('latency').info(report)
+    const report =
+      `without import p50 ${without.p50.toFixed(1)} ms, p95 ${without.p95.toFixed(1)} ms (the POST's 202: p50 ${without.post50.toFixed(1)} ms); ` +
+      `during import p50 ${during.p50.toFixed(1)} ms, p95 ${during.p95.toFixed(1)} ms (202: p50 ${during.post50.toFixed(1)} ms); import stored ${after - before} rows meanwhile`
+    ctx.diagnostic(report)
     assert.ok(after - before >= 5_000, `the import went on during the live measurement: ${report}`)
     assert.ok(after < 200_000, `the import had not finished before the live measurement ended: ${report}`)
     assert.ok(during.p50 <= 2 * without.p50, `p50 within 2×: ${report}`)

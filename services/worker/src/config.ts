@@ -31,7 +31,7 @@ export const workerSchema = {
   importBatchesInFlight: {
     doc: 'Import batches one worker stores at the same time (new ones taken only while live events do not back up), each on its own PostgreSQL connection',
     format: 'positive-int',
-    default: 2,
+    default: 1,
     env: 'IMPORT_BATCHES_IN_FLIGHT',
   },
   statementTimeoutMs: {
