@@ -5,6 +5,8 @@ import type { Logger } from './logger.js'
 
 export interface JetStreamLimits {
   streamMaxBytes: number
+  /** EVENTS_IMPORT's size (default 1 GiB): JetStream reserves it on disk, and a full import stream only makes the importer wait. */
+  importStreamMaxBytes?: number
   duplicateWindowMs: number
   maxAckPending: number
   ackWaitMs: number
@@ -18,7 +20,7 @@ export interface JetStreamLimits {
 export async function setupJetStream(nc: NatsConnection, t: Topology, limits: JetStreamLimits, log: Logger): Promise<void> {
   const jsm = await jetstreamManager(nc)
   await ensureStream(jsm, eventsStreamConfig(t, { maxBytes: limits.streamMaxBytes, duplicateWindowMs: limits.duplicateWindowMs }), log)
-  await ensureStream(jsm, importStreamConfig(t, { maxBytes: limits.streamMaxBytes, duplicateWindowMs: limits.duplicateWindowMs }), log)
+  await ensureStream(jsm, importStreamConfig(t, { maxBytes: limits.importStreamMaxBytes ?? 1024 ** 3, duplicateWindowMs: limits.duplicateWindowMs }), log)
   await ensureStream(jsm, dlqStreamConfig(t), log)
   await ensureConsumer(jsm, t.eventsStream, workerConsumerConfig(t, limits), log)
   await ensureConsumer(jsm, t.importStream, importConsumerConfig(t, limits), log)
