@@ -41,7 +41,7 @@ try {
   let importBusy = () => false
   const worker = await startWorker({ ...config, consumer, pool, js, topology: t, log, metrics, deferFold: () => importBusy() })
   // Imports wait while live events back up: live first, whatever the import's size.
-  const importer = await startWorker({
+  const importLane = await startWorker({
     ...config,
     consumer: await js.consumers.get(t.importStream, t.importConsumer),
     batchSize: config.importBatchMessages,
@@ -53,13 +53,13 @@ try {
     metrics,
     gate: () => !worker.backedUp(),
   })
-  importBusy = () => importer.busyWithin(IMPORT_BUSY_MS)
+  importBusy = () => importLane.busyWithin(IMPORT_BUSY_MS)
   const stopPolling = pollConsumer(consumer, metrics, config.consumerPollMs, log)
-  const app = await buildWorkerHttp({ pool, nc, registry, log, storage: () => (worker.health().storing ? importer.health() : worker.health()) })
+  const app = await buildWorkerHttp({ pool, nc, registry, log, storage: () => (worker.health().storing ? importLane.health() : worker.health()) })
 
   onShutdown(log, config.shutdownTimeoutMs, async () => {
     stopPolling()
-    await Promise.all([worker.stop(), importer.stop()])
+    await Promise.all([worker.stop(), importLane.stop()])
     await app.close()
     await drainNats(nc, log)
     await pool.end()
@@ -73,7 +73,7 @@ try {
     log.fatal({ err }, 'consume loop failed')
     process.exit(1)
   })
-  importer.done.catch((err: unknown) => {
+  importLane.done.catch((err: unknown) => {
     log.fatal({ err }, 'import consume loop failed')
     process.exit(1)
   })
