@@ -1,79 +1,12 @@
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { connect, type NatsConnection } from '@nats-io/transport-node'
-import { jetstreamManager } from '@nats-io/jetstream'
-import type { Topology } from '@sluice/contracts/topology'
-import { createPool, type Pool } from '@sluice/kit/pg'
-import { exportRow, exportTime, gzipLines, hourFileName, writeExportZip } from '@sluice/testkit/amplitude-export'
-import { createTestDatabase, type TestDatabase } from '@sluice/testkit/database'
-import { machine, testLogger } from '@sluice/testkit/env'
-import { freePort, waitFor } from '@sluice/testkit/ports'
-import { spawnModule, type Spawned } from '@sluice/testkit/spawn'
-import { deleteTopology, testTopology } from '@sluice/testkit/topology'
+import { exportRow, exportTime, gzipLines, hourFileName } from '@sluice/testkit/amplitude-export'
 import { ZipWriter } from '@sluice/testkit/zip-writer'
+import { BASE, HOUR, importHarness, summaryValue } from './import-harness.js'
 
-let db: TestDatabase
-let pool: Pool
-let nc: NatsConnection
-let t: Topology
-let worker: Spawned
-let dir: string
-let env: Record<string, string>
-
-const HOUR = 3_600_000
-const BASE = Date.UTC(2024, 2, 2, 0, 0, 0)
-
-before(async () => {
-  db = await createTestDatabase()
-  t = testTopology()
-  nc = await connect({ servers: machine.natsUrl })
-  pool = createPool({ url: db.url, log: testLogger(), applicationName: 'import-test' })
-  dir = await mkdtemp(join(tmpdir(), 'sluice-import-'))
-  env = { DATABASE_URL: db.url, NATS_URL: machine.natsUrl, STREAM_NAMESPACE: t.namespace, LOG_LEVEL: 'info' }
-  worker = spawnModule('@sluice/worker/server', { ...env, PORT: String(await freePort()), BATCH_MAX_WAIT_MS: '20' })
-  await worker.waitFor(/worker consuming/, 30_000)
-})
-
-after(async () => {
-  await worker?.kill('SIGTERM')
-  await deleteTopology(nc, t)
-  await nc.close()
-  await pool.end()
-  await db.drop()
-  await rm(dir, { recursive: true, force: true })
-})
-
-function importer(...args: string[]): Spawned {
-  return spawnModule('@sluice/cli/main', { ...env, LOG_LEVEL: 'warn' }, ['import', 'amplitude', ...args])
-}
-
-async function run(...args: string[]): Promise<{ code: number | null; out: string }> {
-  const p = importer(...args)
-  const { code } = await p.exited
-  return { code, out: p.output() }
-}
-
-const count = async (source: string) => Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM events WHERE source = $1', [source])).rows[0]!.n)
-
-/** Resolves once both lanes have nothing pending or unacked. */
-async function drained(): Promise<void> {
-  const jsm = await jetstreamManager(nc)
-  await waitFor(
-    async () => {
-      for (const [stream, consumer] of [[t.eventsStream, t.workerConsumer], [t.importStream, t.importConsumer]] as const) {
-        const i = await jsm.consumers.info(stream, consumer)
-        if (i.num_pending > 0 || i.num_ack_pending > 0) return false
-      }
-      return true
-    },
-    { timeoutMs: 60_000, what: 'the import lane drained' },
-  )
-}
-
-const summaryValue = (out: string, label: string) => Number(new RegExp(`${label}\\s+([\\d,]+)`).exec(out)?.[1]?.replaceAll(',', '') ?? NaN)
+const h = importHarness()
 
 test('an export archive is stored once: mapping, duplicates across files, rejects, a poison line, re-runs of the zip and of a directory', async () => {
   const row = (i: number, hour: number, extra: Record<string, unknown> = {}, isoT = false) => JSON.stringify({ ...exportRow(i, BASE + hour * HOUR + i * 1000, { isoT, idPrefix: 'a' }), ...extra })
@@ -97,18 +30,18 @@ test('an export archive is stored once: mapping, duplicates across files, reject
     { name: hourFileName(BASE + 10 * HOUR, 1), lines: [row(1, 10), row(9, 10), row(10, 10)] }, // row 1 again: a duplicate across files
     { name: hourFileName(BASE + 2 * HOUR), lines: Array.from({ length: 250 }, (_, k) => row(100 + k, 2)).concat(['not json at all']) },
   ]
-  const zipPath = join(dir, 'export.zip')
+  const zipPath = join(h.dir, 'export.zip')
   const zip = await ZipWriter.create(zipPath)
   for (const [k, f] of files.entries()) await zip.add(f.name, gzipLines(f.lines), { deflate: k === 1 })
   await zip.close()
-  const rejectsPath = join(dir, 'rejects.jsonl')
+  const rejectsPath = join(h.dir, 'rejects.jsonl')
 
-  const dry = await run(zipPath, '--dry-run', '--rejects', join(dir, 'dry.jsonl'))
+  const dry = await h.run(zipPath, '--dry-run', '--rejects', join(h.dir, 'dry.jsonl'))
   assert.equal(dry.code, 0, dry.out)
   assert.match(dry.out, /Dry run complete/)
-  assert.equal(await count('amplitude'), 0, 'a dry run publishes nothing')
+  assert.equal(await h.count('amplitude'), 0, 'a dry run publishes nothing')
 
-  const first = await run(zipPath, '--rejects', rejectsPath)
+  const first = await h.run(zipPath, '--rejects', rejectsPath)
   assert.equal(first.code, 0, first.out)
   assert.match(first.out, /Import complete/)
   assert.equal(summaryValue(first.out, 'rows read'), 263, first.out)
@@ -133,10 +66,10 @@ test('an export archive is stored once: mapping, duplicates across files, reject
   assert.match(rejects[3]!.reason, /user_id or device_id/)
   assert.match(rejects[4]!.reason, /event_time/)
 
-  await drained()
+  await h.drained()
   // 258 published: 1 duplicate (row 1 twice), 1 rejected by PostgreSQL.
-  assert.equal(await count('amplitude'), 256)
-  const { rows } = await pool.query<{ event_id: string; occurred_at: Date; user_id: string | null; device_id: string | null; country: string | null; city: string | null; revenue: string | null; data: Record<string, unknown> }>(
+  assert.equal(await h.count('amplitude'), 256)
+  const { rows } = await h.pool.query<{ event_id: string; occurred_at: Date; user_id: string | null; device_id: string | null; country: string | null; city: string | null; revenue: string | null; data: Record<string, unknown> }>(
     `SELECT event_id, occurred_at, user_id, device_id, country, city, revenue, data FROM events WHERE event_id = ANY($1) ORDER BY event_id`,
     [['a-1', 'a-2', 'only-uuid-6', 'a-7']],
   )
@@ -149,63 +82,26 @@ test('an export archive is stored once: mapping, duplicates across files, reject
   assert.ok(byId.has('only-uuid-6'), 'uuid when there is no $insert_id')
   assert.equal(byId.get('a-1')!.data.amplitude_id, 100_000_001, 'the rest stays in data')
 
-  const letters = await pool.query<{ reason: string; row_index: number; payload: Buffer }>('SELECT reason, row_index, payload FROM dead_letters')
+  const letters = await h.pool.query<{ reason: string; row_index: number; payload: Buffer }>('SELECT reason, row_index, payload FROM dead_letters')
   assert.equal(letters.rows.length, 1, 'only the poison line is dead-lettered, not its message')
   assert.equal(letters.rows[0]!.reason, 'rejected_by_database')
   assert.equal(typeof letters.rows[0]!.row_index, 'number')
   assert.equal((JSON.parse(letters.rows[0]!.payload.toString()) as { event_id: string }).event_id, 'a-8')
 
   // Re-running the zip, then the same files as a directory: nothing new.
-  const again = await run(zipPath, '--rejects', rejectsPath)
+  const again = await h.run(zipPath, '--rejects', rejectsPath)
   assert.equal(again.code, 0, again.out)
   assert.equal(summaryValue(again.out, 'duplicates'), 258, 'inside the dedupe window JetStream drops every message')
-  const tree = join(dir, 'tree')
+  const tree = join(h.dir, 'tree')
   for (const f of files) {
     await mkdir(join(tree, f.name, '..'), { recursive: true })
     await writeFile(join(tree, f.name), gzipLines(f.lines))
   }
-  const fromDir = await run(tree, '--rejects', join(dir, 'rejects-dir.jsonl'))
+  const fromDir = await h.run(tree, '--rejects', join(h.dir, 'rejects-dir.jsonl'))
   assert.equal(fromDir.code, 0, fromDir.out)
   assert.equal(summaryValue(fromDir.out, 'published'), 258, fromDir.out)
-  await drained()
-  assert.equal(await count('amplitude'), 256, 're-runs store nothing new')
-  assert.equal(Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM dead_letters')).rows[0]!.n), 1, 'the poison line is recorded once')
+  await h.drained()
+  assert.equal(await h.count('amplitude'), 256, 're-runs store nothing new')
+  assert.equal(Number((await h.pool.query<{ n: string }>('SELECT count(*) AS n FROM dead_letters')).rows[0]!.n), 1, 'the poison line is recorded once')
 })
 
-async function bigArchive(name: string, source: string, hours: number, perHour: number): Promise<{ path: string; total: number }> {
-  const files = []
-  for (let h = 0; h < hours; h++) {
-    files.push({ name: hourFileName(BASE + h * HOUR), lines: Array.from({ length: perHour }, (_, k) => JSON.stringify(exportRow(h * perHour + k, BASE + h * HOUR + k * 10, { idPrefix: source }))) })
-  }
-  const path = join(dir, name)
-  await writeExportZip(path, files)
-  return { path, total: hours * perHour }
-}
-
-for (const signal of ['SIGKILL', 'SIGINT'] as const) {
-  test(`an import stopped with ${signal} and started again stores every event once`, async () => {
-    const source = signal === 'SIGKILL' ? 'killed' : 'interrupted'
-    const { path, total } = await bigArchive(`${source}.zip`, source, 6, 10_000)
-    const p = importer(path, '--source', source, '--rejects', join(dir, `${source}.jsonl`))
-    await waitFor(async () => (await count(source)) >= 2_000, { timeoutMs: 60_000, what: 'part of the import stored' })
-    const { code, signal: got } = await p.kill(signal)
-    if (signal === 'SIGKILL') assert.equal(got, 'SIGKILL')
-    else {
-      assert.equal(code, 130, p.output())
-      assert.match(p.output(), /Import interrupted/)
-    }
-    await drained()
-    const partial = await count(source)
-    assert.ok(partial < total, `stopped part-way (${partial} of ${total})`)
-
-    const rerun = await run(path, '--source', source, '--rejects', join(dir, `${source}.jsonl`))
-    assert.equal(rerun.code, 0, rerun.out)
-    await drained()
-    assert.equal(await count(source), total)
-    const missing = await pool.query<{ n: string }>(
-      `SELECT count(*) AS n FROM generate_series(0, $1::int - 1) AS i WHERE NOT EXISTS (SELECT 1 FROM events WHERE source = $2 AND event_id = $2 || '-' || i)`,
-      [total, source],
-    )
-    assert.equal(Number(missing.rows[0]!.n), 0, 'every event of the archive is stored')
-  })
-}

@@ -98,7 +98,7 @@ export const jetstreamSchema = {
   importStreamMaxBytes: {
     doc: 'Bytes the EVENTS_IMPORT stream may hold unconsumed; when full, the importer waits for the workers',
     format: 'positive-int',
-    default: 1024 ** 3,
+    default: 256 * 1024 ** 2,
     env: 'IMPORT_STREAM_MAX_BYTES',
   },
   duplicateWindowMs: {

@@ -5,7 +5,7 @@ import type { Logger } from './logger.js'
 
 export interface JetStreamLimits {
   streamMaxBytes: number
-  /** EVENTS_IMPORT's size (default 1 GiB): JetStream reserves it on disk, and a full import stream only makes the importer wait. */
+  /** EVENTS_IMPORT's size (default 256 MiB): JetStream reserves it on disk, and a full import stream only makes the importer wait. */
   importStreamMaxBytes?: number
   duplicateWindowMs: number
   maxAckPending: number
@@ -20,7 +20,7 @@ export interface JetStreamLimits {
 export async function setupJetStream(nc: NatsConnection, t: Topology, limits: JetStreamLimits, log: Logger): Promise<void> {
   const jsm = await jetstreamManager(nc)
   await ensureStream(jsm, eventsStreamConfig(t, { maxBytes: limits.streamMaxBytes, duplicateWindowMs: limits.duplicateWindowMs }), log)
-  await ensureStream(jsm, importStreamConfig(t, { maxBytes: limits.importStreamMaxBytes ?? 1024 ** 3, duplicateWindowMs: limits.duplicateWindowMs }), log)
+  await ensureStream(jsm, importStreamConfig(t, { maxBytes: limits.importStreamMaxBytes ?? 256 * 1024 ** 2, duplicateWindowMs: limits.duplicateWindowMs }), log)
   await ensureStream(jsm, dlqStreamConfig(t), log)
   await ensureConsumer(jsm, t.eventsStream, workerConsumerConfig(t, limits), log)
   await ensureConsumer(jsm, t.importStream, importConsumerConfig(t, limits), log)

@@ -144,7 +144,7 @@ export async function importAmplitude(options: ImportOptions): Promise<ImportSum
         if (!(err instanceof PublishUnavailable)) throw err
         if (performance.now() - lastAckAt > STALL_MS) throw new Error(`JetStream accepted nothing for ${STALL_MS / 1000} s (${err.message}); re-run the import to go on`, { cause: err })
         // A full stream (workers behind) or NATS away: wait and send the same message again (same id).
-        await sleep(Math.min(5_000, 100 * 2 ** attempt))
+        await sleep(Math.min(1_000, 50 * 2 ** attempt))
       }
     }
   }
