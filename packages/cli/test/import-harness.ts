@@ -13,6 +13,10 @@ import { freePort, waitFor } from '@sluice/testkit/ports'
 import { spawnModule, type Spawned } from '@sluice/testkit/spawn'
 import { deleteTopology, testTopology } from '@sluice/testkit/topology'
 
+// JetStream reserves each stream's max_bytes on disk; the shared server runs out when many
+// test files hold 8 GiB streams at once, and these tests need a few MB.
+const SMALL_STREAMS = { STREAM_MAX_BYTES: String(256 * 1024 ** 2), IMPORT_STREAM_MAX_BYTES: String(256 * 1024 ** 2) }
+
 /** A test file's database, streams and worker process, and the importer as a command. */
 export interface ImportHarness {
   pool: Pool
@@ -43,7 +47,7 @@ export function importHarness(): ImportHarness {
     nc = await connect({ servers: machine.natsUrl })
     h.pool = createPool({ url: db.url, log: testLogger(), applicationName: 'import-test' })
     h.dir = await mkdtemp(join(tmpdir(), 'sluice-import-'))
-    env = { DATABASE_URL: db.url, NATS_URL: machine.natsUrl, STREAM_NAMESPACE: t.namespace, LOG_LEVEL: 'info' }
+    env = { DATABASE_URL: db.url, NATS_URL: machine.natsUrl, STREAM_NAMESPACE: t.namespace, LOG_LEVEL: 'info', ...SMALL_STREAMS }
     worker = spawnModule('@sluice/worker/server', { ...env, PORT: String(await freePort()), BATCH_MAX_WAIT_MS: '20' })
     await worker.waitFor(/worker consuming/, 30_000)
   })

@@ -13,6 +13,10 @@ import { freePort, waitFor } from '@sluice/testkit/ports'
 import { spawnModule } from '@sluice/testkit/spawn'
 import { deleteTopology, testTopology } from '@sluice/testkit/topology'
 
+// JetStream reserves each stream's max_bytes on disk; the shared server runs out when many
+// test files hold 8 GiB streams at once, and these tests need a few MB.
+const SMALL_STREAMS = { STREAM_MAX_BYTES: String(256 * 1024 ** 2), IMPORT_STREAM_MAX_BYTES: String(256 * 1024 ** 2) }
+
 const LIVE_EVENTS = 100
 const LIVE_INTERVAL_MS = 40
 
@@ -74,7 +78,7 @@ test('live events keep their POST → stored latency while a large import runs (
   const nc = await connect({ servers: machine.natsUrl })
   const pool = createPool({ url: db.url, log: testLogger(), applicationName: 'latency-test' })
   const dir = await mkdtemp(join(tmpdir(), 'sluice-latency-'))
-  const env = { DATABASE_URL: db.url, NATS_URL: machine.natsUrl, STREAM_NAMESPACE: t.namespace, LOG_LEVEL: 'info' }
+  const env = { DATABASE_URL: db.url, NATS_URL: machine.natsUrl, STREAM_NAMESPACE: t.namespace, LOG_LEVEL: 'info', ...SMALL_STREAMS }
   const ingestionPort = await freePort()
   const worker = spawnModule('@sluice/worker/server', { ...env, PORT: String(await freePort()) })
   const ingestion = spawnModule('@sluice/ingestion/server', { ...env, PORT: String(ingestionPort) })
