@@ -30,6 +30,8 @@ export interface AnalyticsAppOptions {
   poolSize: number
   statementTimeoutMs: number
   workMem: string
+  /** Role sessions switch to (ANALYTICS_DB_ROLE); empty = the login role. */
+  dbRole?: string
   readTokens: string[]
   registry: Registry
 }
@@ -56,7 +58,7 @@ export default async function analyticsApp(app: FastifyInstance, opts: Analytics
     ],
   })
   app.addSchema(Problem)
-  await app.register(pgPlugin, { url: opts.databaseUrl, max: opts.poolSize, statementTimeoutMs: opts.statementTimeoutMs, workMem: opts.workMem })
+  await app.register(pgPlugin, { url: opts.databaseUrl, max: opts.poolSize, statementTimeoutMs: opts.statementTimeoutMs, workMem: opts.workMem, role: opts.dbRole ?? '' })
   await app.register(readTokenPlugin, { tokens: opts.readTokens })
   await app.register(rollupMetricsPlugin, { registry: opts.registry })
   await healthRoutes(app, { checks: { postgres: () => pingPostgres(app.pg) } })
@@ -80,7 +82,8 @@ export async function buildAnalytics(config: AnalyticsConfig, log: Logger, regis
   const app = Fastify(serverOptions({ log }))
   // fastify-plugin: the app's decorators (pg, …) stay visible to server.ts.
   await app.register(fp(analyticsApp), {
-    databaseUrl: config.databaseUrl,
+    databaseUrl: config.readUrl,
+    dbRole: config.analyticsDbRole,
     poolSize: config.poolSize,
     statementTimeoutMs: config.statementTimeoutMs,
     workMem: config.workMem,

@@ -9,7 +9,7 @@ const config = loadAnalyticsConfig()
 const log = createLogger({ service: 'analytics', level: config.logLevel })
 
 try {
-  await assertPostgresReachable(config.databaseUrl)
+  await assertPostgresReachable(config.readUrl)
   const app = await buildAnalytics(config, log)
   onShutdown(log, config.shutdownTimeoutMs, () => app.close())
   await app.listen({ host: config.host, port: config.port })
