@@ -45,6 +45,8 @@ export interface StreamLimits {
   maxBytes: number
   /** How long JetStream remembers message ids for dedupe. */
   duplicateWindowMs: number
+  /** Copies kept on a JetStream cluster (1 on a single server). */
+  replicas?: number
 }
 
 const NANOS_PER_MS = 1_000_000
@@ -64,12 +66,12 @@ export function eventsStreamConfig(t: Topology, limits: StreamLimits): Partial<S
     max_bytes: limits.maxBytes,
     max_msg_size: 1024 * 1024,
     duplicate_window: limits.duplicateWindowMs * NANOS_PER_MS,
-    num_replicas: 1,
+    num_replicas: limits.replicas ?? 1,
   }
 }
 
 /** Dead letters are kept (limits retention) until someone replays or purges them. */
-export function dlqStreamConfig(t: Topology): Partial<StreamConfig> & { name: string } {
+export function dlqStreamConfig(t: Topology, replicas = 1): Partial<StreamConfig> & { name: string } {
   return {
     name: t.dlqStream,
     subjects: [`${t.dlqSubjectPrefix}.>`],
@@ -77,7 +79,7 @@ export function dlqStreamConfig(t: Topology): Partial<StreamConfig> & { name: st
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,
     max_bytes: 1024 ** 3,
-    num_replicas: 1,
+    num_replicas: replicas,
   }
 }
 

@@ -101,6 +101,12 @@ export const jetstreamSchema = {
     default: 120_000,
     env: 'DUPLICATE_WINDOW_MS',
   },
+  streamReplicas: {
+    doc: 'Copies JetStream keeps of EVENTS and EVENTS_DLQ (1, or 3 on a three-server cluster: survives losing one server)',
+    format: 'positive-int',
+    default: 1,
+    env: 'STREAM_REPLICAS',
+  },
   maxAckPending: {
     // Each worker holds up to BATCH_SIZE × (BATCHES_IN_FLIGHT + 1) = 20,000 by default:
     // room for five replicas before the server starts starving some of them.

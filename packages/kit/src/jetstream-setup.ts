@@ -9,6 +9,8 @@ export interface JetStreamLimits {
   maxAckPending: number
   ackWaitMs: number
   maxDeliver: number
+  /** Stream replicas (a clustered JetStream); default 1. */
+  streamReplicas?: number
 }
 
 /**
@@ -17,7 +19,7 @@ export interface JetStreamLimits {
  */
 export async function setupJetStream(nc: NatsConnection, t: Topology, limits: JetStreamLimits, log: Logger): Promise<void> {
   const jsm = await jetstreamManager(nc)
-  await ensureStream(jsm, eventsStreamConfig(t, { maxBytes: limits.streamMaxBytes, duplicateWindowMs: limits.duplicateWindowMs }), log)
-  await ensureStream(jsm, dlqStreamConfig(t), log)
+  await ensureStream(jsm, eventsStreamConfig(t, { maxBytes: limits.streamMaxBytes, duplicateWindowMs: limits.duplicateWindowMs, replicas: limits.streamReplicas }), log)
+  await ensureStream(jsm, dlqStreamConfig(t, limits.streamReplicas), log)
   await ensureConsumer(jsm, t.eventsStream, workerConsumerConfig(t, limits), log)
 }
