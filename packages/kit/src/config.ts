@@ -134,6 +134,18 @@ export function httpSchema(defaultPort: number) {
   return {
     host: { doc: 'Address to listen on', format: String, default: '127.0.0.1', env: 'HOST' },
     port: { doc: 'Port to listen on', format: 'port', default: defaultPort, env: 'PORT' },
+    requestTimeoutMs: {
+      doc: 'Longest a client may take to send one whole request (headers and body); slower ones are cut off (slow-loris defence)',
+      format: 'positive-int',
+      default: 30_000,
+      env: 'REQUEST_TIMEOUT_MS',
+    },
+    headersTimeoutMs: {
+      doc: 'Longest a client may take to send the request headers',
+      format: 'positive-int',
+      default: 10_000,
+      env: 'HEADERS_TIMEOUT_MS',
+    },
   }
 }
 
