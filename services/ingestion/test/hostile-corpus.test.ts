@@ -320,7 +320,8 @@ test('the hostile corpus against every write route: no 5xx, bounded memory, acce
   const perRoute: Record<string, { cases: number; accepted: number; statuses: Record<number, number> }> = {}
   const failures: string[] = []
   for (const f of FAMILIES) {
-    const stats = (perRoute[f.label] = { cases: 0, accepted: 0, statuses: {} })
+    const stats: { cases: number; accepted: number; statuses: Record<number, number> } = { cases: 0, accepted: 0, statuses: {} }
+    perRoute[f.label] = stats
     for (const c of casesFor(f)) {
       const headers = { 'content-type': 'application/json', ...c.headers }
       let status: number
