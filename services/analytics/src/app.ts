@@ -6,7 +6,7 @@ import { healthRoutes } from '@sluice/kit/health'
 import type { Logger } from '@sluice/kit/logger'
 import { createRegistry } from '@sluice/kit/metrics'
 import { pingPostgres } from '@sluice/kit/pg'
-import { useProblemJson } from '@sluice/kit/problem'
+import { HttpProblem, useProblemJson } from '@sluice/kit/problem'
 import type { AnalyticsConfig } from './config.js'
 import pgPlugin from './plugins/pg.js'
 import readTokenPlugin from './plugins/read-token.js'
@@ -39,6 +39,11 @@ export interface AnalyticsAppOptions {
 /** The analytics service as a plugin: it never listens, so tests build it as it is. */
 export default async function analyticsApp(app: FastifyInstance, opts: AnalyticsAppOptions): Promise<void> {
   useProblemJson(app)
+  // PostgreSQL text cannot hold U+0000: a parameter carrying one would fail in the query
+  // (a 500); it is a client error, refused before any route runs.
+  app.addHook('onRequest', (request, _reply, done) => {
+    done(/%00/i.test(request.url) ? new HttpProblem(400, { kind: 'invalid-parameter', detail: 'parameters may not contain U+0000' }) : undefined)
+  })
   useObservability(app, { registry: opts.registry })
   await useSwagger(app, {
     title: 'Sluice analytics',
