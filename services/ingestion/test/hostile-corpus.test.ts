@@ -20,7 +20,7 @@ import { ingestionHarness, type IngestionHarness } from './helpers.js'
 let h: IngestionHarness
 let base: string
 before(async () => {
-  h = await ingestionHarness({ env: { BODY_LIMIT_BYTES: String(16 * 1024 * 1024) } })
+  h = await ingestionHarness({ env: { BODY_LIMIT_BYTES: String(16 * 1024 * 1024), STREAM_MAX_BYTES: String(256 * 1024 * 1024) } })
   base = await h.listen()
 })
 after(async () => h.close())

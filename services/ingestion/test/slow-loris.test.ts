@@ -12,7 +12,7 @@ import { ingestionHarness, nativeEvent, type IngestionHarness } from './helpers.
 let h: IngestionHarness
 let port: number
 before(async () => {
-  h = await ingestionHarness({ env: { REQUEST_TIMEOUT_MS: '2500', HEADERS_TIMEOUT_MS: '1500' } })
+  h = await ingestionHarness({ env: { REQUEST_TIMEOUT_MS: '2500', HEADERS_TIMEOUT_MS: '1500', STREAM_MAX_BYTES: String(64 * 1024 * 1024) } })
   port = Number(new URL(await h.listen()).port)
 })
 after(async () => h.close())
