@@ -28,10 +28,11 @@ export function serverOptions({ log, bodyLimit = 1024 * 1024, requestTimeoutMs =
   const headersTimeout = Math.min(headersTimeoutMs, requestTimeoutMs)
   return {
     loggerInstance: log,
-    // Node checks these two deadlines only every connectionsCheckingInterval (30 s by
-    // default): checked each second, a client dribbling bytes is cut off close to them.
-    // Headers larger than Node's 16 KiB answer 431.
-    http: { headersTimeout, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(1_000, headersTimeout) },
+    // Node checks the header and request deadlines only every connectionsCheckingInterval
+    // (30 s by default): checked each second, a client dribbling bytes is cut off close to
+    // them. (headersTimeout is set on the server in guardConnections: given here, Node
+    // stopped answering a 413 to a client still sending.) Headers over 16 KiB answer 431.
+    http: { connectionsCheckingInterval: Math.min(1_000, headersTimeout) },
     bodyLimit,
     requestTimeout: requestTimeoutMs,
     connectionTimeout: requestTimeoutMs,
@@ -114,11 +115,13 @@ export async function useSwagger(app: FastifyInstance, { title, description, ver
 }
 
 /**
- * Closes connections that send nothing at all within `ms`. Node's header and request
- * deadlines start with a request's first byte, so a client that opens sockets and stays
- * silent would otherwise hold them until the keep-alive timeout or forever.
+ * Slow-loris defence beside serverOptions: `ms` for the request headers, and connections
+ * that send nothing at all within `ms` are closed. Node's header and request deadlines
+ * start with a request's first byte, so a client that opens sockets and stays silent
+ * would otherwise hold them for ever.
  */
-export function closeSilentConnections(app: FastifyInstance, ms: number): void {
+export function guardConnections(app: FastifyInstance, ms: number): void {
+  app.server.headersTimeout = ms
   app.server.on('connection', (socket: Socket) => {
     const timer = setTimeout(() => {
       if (socket.bytesRead === 0) socket.destroy()

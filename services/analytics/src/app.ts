@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Registry } from 'prom-client'
-import { closeSilentConnections, serverOptions, useObservability, useSwagger } from '@sluice/kit/fastify'
+import { guardConnections, serverOptions, useObservability, useSwagger } from '@sluice/kit/fastify'
 import { healthRoutes } from '@sluice/kit/health'
 import type { Logger } from '@sluice/kit/logger'
 import { createRegistry } from '@sluice/kit/metrics'
@@ -85,7 +85,7 @@ export default async function analyticsApp(app: FastifyInstance, opts: Analytics
 
 export async function buildAnalytics(config: AnalyticsConfig, log: Logger, registry: Registry = createRegistry('analytics')): Promise<FastifyInstance> {
   const app = Fastify(serverOptions({ log, requestTimeoutMs: config.requestTimeoutMs, headersTimeoutMs: config.headersTimeoutMs }))
-  closeSilentConnections(app, config.headersTimeoutMs)
+  guardConnections(app, config.headersTimeoutMs)
   // fastify-plugin: the app's decorators (pg, …) stay visible to server.ts.
   await app.register(fp(analyticsApp), {
     databaseUrl: config.readUrl,

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import cors from '@fastify/cors'
 import type { Registry } from 'prom-client'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { closeSilentConnections, serverOptions, useObservability, useSwagger } from '@sluice/kit/fastify'
+import { guardConnections, serverOptions, useObservability, useSwagger } from '@sluice/kit/fastify'
 import type { Logger } from '@sluice/kit/logger'
 import { createRegistry } from '@sluice/kit/metrics'
 import { healthRoutes } from '@sluice/kit/health'
@@ -102,7 +102,7 @@ export default async function ingestionApp(app: FastifyInstance, { config, topol
 export async function buildIngestion(config: IngestionConfig, log: Logger, registry: Registry = createRegistry('ingestion')): Promise<FastifyInstance> {
   // The body limit is enforced by the JSON parser (after decompression), not by Fastify.
   const app = Fastify(serverOptions({ log, requestTimeoutMs: config.requestTimeoutMs, headersTimeoutMs: config.headersTimeoutMs }))
-  closeSilentConnections(app, config.headersTimeoutMs)
+  guardConnections(app, config.headersTimeoutMs)
   // fastify-plugin: the app's decorators (nats, ingest) stay visible to server.ts.
   await app.register(fp(ingestionApp), { config, topology: topology(config.streamNamespace), registry, version: VERSION })
   return app
