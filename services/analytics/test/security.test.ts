@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import { createTestDatabase, type TestDatabase } from '@sluice/testkit/database'
 import { connect, insertEvents, fold, startAnalytics } from './helpers.js'
+import { roleProblem } from '../src/plugins/pg.js'
 
 /**
  * Least privilege and injection: the analytics sessions run as the read-only role
@@ -89,6 +90,14 @@ test('the login role sluice_analytics can read and cannot write', async () => {
   } finally {
     await reader.close()
   }
+})
+
+test('analytics refuses to start with a role that cannot read, saying what to do', async () => {
+  assert.equal(await roleProblem(db.url, 'sluice_reader'), undefined)
+  assert.equal(await roleProblem(db.url, ''), undefined)
+  assert.match((await roleProblem(db.url, 'no_such_role_here')) ?? '', /"no_such_role_here" does not exist.*npm run db:migrate/)
+  // A role that exists but was granted nothing here (a database migrated before 0050).
+  assert.match((await roleProblem(db.url, 'pg_monitor')) ?? '', /cannot read events here/)
 })
 
 const PAYLOADS = [

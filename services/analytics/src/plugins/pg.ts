@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import pg from 'pg'
 import { createPool, type Pool } from '@sluice/kit/pg'
 
 declare module 'fastify' {
@@ -42,4 +43,24 @@ export function withSessionSettings(url: string, workMem: string, role = ''): st
   const given = u.searchParams.get('options')
   u.searchParams.set('options', given ? `${given} ${settings}` : settings)
   return u.toString()
+}
+
+/**
+ * Whether ANALYTICS_DB_ROLE can read `events` in this database: the message to exit with
+ * when it cannot (a database migrated before 0050, or a role name of another setup).
+ */
+export async function roleProblem(url: string, role: string): Promise<string | undefined> {
+  if (!role) return undefined
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ ok: boolean | null }>(
+      `SELECT CASE WHEN to_regrole($1) IS NULL THEN NULL ELSE pg_has_role(current_user, $1, 'MEMBER') AND has_table_privilege($1, 'events', 'SELECT') END AS ok`,
+      [role],
+    )
+    if (rows[0]?.ok) return undefined
+    return `ANALYTICS_DB_ROLE "${role}" ${rows[0]?.ok === null ? 'does not exist' : 'cannot read events here, or the login role may not switch to it'}: run \`npm run db:migrate\` (migration 0050 creates and grants it), or set ANALYTICS_DB_ROLE= to read as the login role`
+  } finally {
+    await client.end()
+  }
 }
