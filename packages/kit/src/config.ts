@@ -141,7 +141,7 @@ export function httpSchema(defaultPort: number) {
       env: 'REQUEST_TIMEOUT_MS',
     },
     headersTimeoutMs: {
-      doc: 'Longest a client may take to send the request headers',
+      doc: 'Connections that send nothing at all for this long are closed (slow-loris defence)',
       format: 'positive-int',
       default: 10_000,
       env: 'HEADERS_TIMEOUT_MS',

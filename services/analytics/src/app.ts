@@ -85,7 +85,7 @@ export default async function analyticsApp(app: FastifyInstance, opts: Analytics
 
 export async function buildAnalytics(config: AnalyticsConfig, log: Logger, registry: Registry = createRegistry('analytics')): Promise<FastifyInstance> {
   const app = Fastify(serverOptions({ log, requestTimeoutMs: config.requestTimeoutMs, headersTimeoutMs: config.headersTimeoutMs }))
-  guardConnections(app, config.headersTimeoutMs)
+  guardConnections(app, config.headersTimeoutMs, config.requestTimeoutMs)
   // fastify-plugin: the app's decorators (pg, …) stay visible to server.ts.
   await app.register(fp(analyticsApp), {
     databaseUrl: config.readUrl,

@@ -102,7 +102,7 @@ export default async function ingestionApp(app: FastifyInstance, { config, topol
 export async function buildIngestion(config: IngestionConfig, log: Logger, registry: Registry = createRegistry('ingestion')): Promise<FastifyInstance> {
   // The body limit is enforced by the JSON parser (after decompression), not by Fastify.
   const app = Fastify(serverOptions({ log, requestTimeoutMs: config.requestTimeoutMs, headersTimeoutMs: config.headersTimeoutMs }))
-  guardConnections(app, config.headersTimeoutMs)
+  guardConnections(app, config.headersTimeoutMs, config.requestTimeoutMs)
   // fastify-plugin: the app's decorators (nats, ingest) stay visible to server.ts.
   await app.register(fp(ingestionApp), { config, topology: topology(config.streamNamespace), registry, version: VERSION })
   return app

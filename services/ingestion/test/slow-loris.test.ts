@@ -5,7 +5,7 @@ import { ingestionHarness, nativeEvent, type IngestionHarness } from './helpers.
 
 /**
  * Clients that hold a connection by dribbling bytes (slow-loris) are cut off near
- * HEADERS_TIMEOUT_MS / REQUEST_TIMEOUT_MS, oversized headers get 431, and the service keeps
+ * REQUEST_TIMEOUT_MS, silent ones after HEADERS_TIMEOUT_MS, oversized headers get 431, and the service keeps
  * answering everyone else meanwhile.
  */
 
@@ -40,10 +40,10 @@ function dribble(parts: string[], everyMs: number): Promise<{ closedAfterMs: num
   })
 }
 
-test('headers dribbled a byte at a time are cut off near HEADERS_TIMEOUT_MS', async () => {
+test('headers dribbled a byte at a time are cut off near REQUEST_TIMEOUT_MS', async () => {
   const head = 'POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Padding: ' + 'a'.repeat(2_000)
   const result = await dribble(head.split(''), 50) // 100 s if never cut off
-  assert.ok(result.closedAfterMs < 4_000, `closed after ${Math.round(result.closedAfterMs)} ms`)
+  assert.ok(result.closedAfterMs < 6_000, `closed after ${Math.round(result.closedAfterMs)} ms`)
   assert.ok(result.sent < head.length, 'the client never got to finish')
   assert.match(result.answer, /^HTTP\/1.1 408|^$/, result.answer.slice(0, 100))
 })
@@ -60,7 +60,7 @@ test('a body dribbled a few bytes at a time is cut off near REQUEST_TIMEOUT_MS, 
   assert.equal(normal.status, 202)
   assert.ok(performance.now() - t0 < 2_000)
   const result = await slow
-  assert.ok(result.closedAfterMs < 5_000, `closed after ${Math.round(result.closedAfterMs)} ms`)
+  assert.ok(result.closedAfterMs < 6_000, `closed after ${Math.round(result.closedAfterMs)} ms`)
   assert.ok(result.sent < chunks.length, 'the body never completed')
   assert.doesNotMatch(result.answer, /HTTP\/1.1 202/)
 })
