@@ -60,6 +60,8 @@ export interface StreamLimits {
   maxBytes: number
   /** How long JetStream remembers message ids for dedupe. */
   duplicateWindowMs: number
+  /** Copies kept on a JetStream cluster (1 on a single server). */
+  replicas?: number
 }
 
 const NANOS_PER_MS = 1_000_000
@@ -79,7 +81,7 @@ export function eventsStreamConfig(t: Topology, limits: StreamLimits): Partial<S
     max_bytes: limits.maxBytes,
     max_msg_size: 1024 * 1024,
     duplicate_window: limits.duplicateWindowMs * NANOS_PER_MS,
-    num_replicas: 1,
+    num_replicas: limits.replicas ?? 1,
   }
 }
 
@@ -97,7 +99,7 @@ export function importStreamConfig(t: Topology, limits: StreamLimits): Partial<S
 }
 
 /** Dead letters are kept (limits retention) until someone replays or purges them. */
-export function dlqStreamConfig(t: Topology): Partial<StreamConfig> & { name: string } {
+export function dlqStreamConfig(t: Topology, replicas = 1): Partial<StreamConfig> & { name: string } {
   return {
     name: t.dlqStream,
     subjects: [`${t.dlqSubjectPrefix}.>`],
@@ -105,7 +107,7 @@ export function dlqStreamConfig(t: Topology): Partial<StreamConfig> & { name: st
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,
     max_bytes: 1024 ** 3,
-    num_replicas: 1,
+    num_replicas: replicas,
   }
 }
 

@@ -107,6 +107,12 @@ export const jetstreamSchema = {
     default: 120_000,
     env: 'DUPLICATE_WINDOW_MS',
   },
+  streamReplicas: {
+    doc: 'Copies JetStream keeps of EVENTS and EVENTS_DLQ (1, or 3 on a three-server cluster: survives losing one server)',
+    format: 'positive-int',
+    default: 1,
+    env: 'STREAM_REPLICAS',
+  },
   maxAckPending: {
     // Each worker holds up to BATCH_SIZE × (BATCHES_IN_FLIGHT + 1) = 20,000 by default:
     // room for five replicas before the server starts starving some of them.
@@ -134,6 +140,18 @@ export function httpSchema(defaultPort: number) {
   return {
     host: { doc: 'Address to listen on', format: String, default: '127.0.0.1', env: 'HOST' },
     port: { doc: 'Port to listen on', format: 'port', default: defaultPort, env: 'PORT' },
+    requestTimeoutMs: {
+      doc: 'Longest a client may take to send one whole request (headers and body); slower ones are cut off (slow-loris defence)',
+      format: 'positive-int',
+      default: 30_000,
+      env: 'REQUEST_TIMEOUT_MS',
+    },
+    headersTimeoutMs: {
+      doc: 'Connections that send nothing at all for this long are closed (slow-loris defence)',
+      format: 'positive-int',
+      default: 10_000,
+      env: 'HEADERS_TIMEOUT_MS',
+    },
   }
 }
 

@@ -11,6 +11,8 @@ export interface JetStreamLimits {
   maxAckPending: number
   ackWaitMs: number
   maxDeliver: number
+  /** Stream replicas (a clustered JetStream); default 1. */
+  streamReplicas?: number
 }
 
 /**
@@ -19,9 +21,9 @@ export interface JetStreamLimits {
  */
 export async function setupJetStream(nc: NatsConnection, t: Topology, limits: JetStreamLimits, log: Logger): Promise<void> {
   const jsm = await jetstreamManager(nc)
-  await ensureStream(jsm, eventsStreamConfig(t, { maxBytes: limits.streamMaxBytes, duplicateWindowMs: limits.duplicateWindowMs }), log)
-  await ensureStream(jsm, importStreamConfig(t, { maxBytes: limits.importStreamMaxBytes ?? 256 * 1024 ** 2, duplicateWindowMs: limits.duplicateWindowMs }), log)
-  await ensureStream(jsm, dlqStreamConfig(t), log)
+  await ensureStream(jsm, eventsStreamConfig(t, { maxBytes: limits.streamMaxBytes, duplicateWindowMs: limits.duplicateWindowMs, replicas: limits.streamReplicas }), log)
+  await ensureStream(jsm, importStreamConfig(t, { maxBytes: limits.importStreamMaxBytes ?? 256 * 1024 ** 2, duplicateWindowMs: limits.duplicateWindowMs, replicas: limits.streamReplicas }), log)
+  await ensureStream(jsm, dlqStreamConfig(t, limits.streamReplicas), log)
   await ensureConsumer(jsm, t.eventsStream, workerConsumerConfig(t, limits), log)
   await ensureConsumer(jsm, t.importStream, importConsumerConfig(t, limits), log)
 }

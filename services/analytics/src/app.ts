@@ -1,13 +1,13 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Registry } from 'prom-client'
-import { serverOptions, useObservability, useSwagger } from '@sluice/kit/fastify'
+import { guardConnections, serverOptions, useObservability, useSwagger } from '@sluice/kit/fastify'
 import { healthRoutes } from '@sluice/kit/health'
 import type { Logger } from '@sluice/kit/logger'
 import { createRegistry } from '@sluice/kit/metrics'
 import { poolMetrics } from '@sluice/kit/pool-metrics'
 import { pingPostgres } from '@sluice/kit/pg'
-import { useProblemJson } from '@sluice/kit/problem'
+import { HttpProblem, useProblemJson } from '@sluice/kit/problem'
 import type { AnalyticsConfig } from './config.js'
 import pgPlugin from './plugins/pg.js'
 import readTokenPlugin from './plugins/read-token.js'
@@ -31,6 +31,8 @@ export interface AnalyticsAppOptions {
   poolSize: number
   statementTimeoutMs: number
   workMem: string
+  /** Role sessions switch to (ANALYTICS_DB_ROLE); empty = the login role. */
+  dbRole?: string
   readTokens: string[]
   registry: Registry
 }
@@ -38,6 +40,11 @@ export interface AnalyticsAppOptions {
 /** The analytics service as a plugin: it never listens, so tests build it as it is. */
 export default async function analyticsApp(app: FastifyInstance, opts: AnalyticsAppOptions): Promise<void> {
   useProblemJson(app)
+  // PostgreSQL text cannot hold U+0000: a parameter carrying one would fail in the query
+  // (a 500); it is a client error, refused before any route runs.
+  app.addHook('onRequest', (request, _reply, done) => {
+    done(/%00/i.test(request.url) ? new HttpProblem(400, { kind: 'invalid-parameter', detail: 'parameters may not contain U+0000' }) : undefined)
+  })
   useObservability(app, { registry: opts.registry })
   await useSwagger(app, {
     title: 'Sluice analytics',
@@ -57,7 +64,7 @@ export default async function analyticsApp(app: FastifyInstance, opts: Analytics
     ],
   })
   app.addSchema(Problem)
-  await app.register(pgPlugin, { url: opts.databaseUrl, max: opts.poolSize, statementTimeoutMs: opts.statementTimeoutMs, workMem: opts.workMem })
+  await app.register(pgPlugin, { url: opts.databaseUrl, max: opts.poolSize, statementTimeoutMs: opts.statementTimeoutMs, workMem: opts.workMem, role: opts.dbRole ?? '' })
   await app.register(readTokenPlugin, { tokens: opts.readTokens })
   await app.register(rollupMetricsPlugin, { registry: opts.registry })
   poolMetrics(opts.registry, app.pg, opts.poolSize)
@@ -79,10 +86,12 @@ export default async function analyticsApp(app: FastifyInstance, opts: Analytics
 }
 
 export async function buildAnalytics(config: AnalyticsConfig, log: Logger, registry: Registry = createRegistry('analytics')): Promise<FastifyInstance> {
-  const app = Fastify(serverOptions({ log }))
+  const app = Fastify(serverOptions({ log, requestTimeoutMs: config.requestTimeoutMs, headersTimeoutMs: config.headersTimeoutMs }))
+  guardConnections(app, config.headersTimeoutMs, config.requestTimeoutMs)
   // fastify-plugin: the app's decorators (pg, …) stay visible to server.ts.
   await app.register(fp(analyticsApp), {
-    databaseUrl: config.databaseUrl,
+    databaseUrl: config.readUrl,
+    dbRole: config.analyticsDbRole,
     poolSize: config.poolSize,
     statementTimeoutMs: config.statementTimeoutMs,
     workMem: config.workMem,

@@ -23,6 +23,23 @@ export const analyticsSchema = {
     default: '64MB',
     env: 'PG_WORK_MEM',
   },
+  analyticsDatabaseUrl: {
+    doc: 'PostgreSQL URL analytics connects with, ideally as the read-only login role (postgres://sluice_analytics:…@host/sluice); empty = DATABASE_URL',
+    format: (v: unknown) => {
+      if (typeof v !== 'string' || (v !== '' && !/^postgres(ql)?:\/\//.test(v))) throw new Error('must be empty or a postgres:// URL')
+    },
+    default: '',
+    env: 'ANALYTICS_DATABASE_URL',
+    sensitive: true,
+  },
+  analyticsDbRole: {
+    doc: 'Role analytics sessions switch to at connection start (SET ROLE); its grants, not the login role\'s, decide what a query may touch. Empty = stay the login role',
+    format: (v: unknown) => {
+      if (typeof v !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$|^$/.test(v)) throw new Error('must be empty or a lower-case role name')
+    },
+    default: 'sluice_reader',
+    env: 'ANALYTICS_DB_ROLE',
+  },
   readTokens: {
     doc: 'Bearer tokens accepted on /v1 (comma-separated); empty = the read API is open',
     format: 'string-list',
@@ -35,5 +52,8 @@ export const analyticsSchema = {
 export type AnalyticsConfig = ReturnType<typeof loadAnalyticsConfig>
 
 export function loadAnalyticsConfig(options: LoadOptions = {}) {
-  return loadConfigOrExit(analyticsSchema, options)
+  const config = loadConfigOrExit(analyticsSchema, options)
+  // convict keeps custom-format values as given.
+  const analyticsDatabaseUrl = String(config.analyticsDatabaseUrl)
+  return { ...config, analyticsDatabaseUrl, analyticsDbRole: String(config.analyticsDbRole), readUrl: analyticsDatabaseUrl || config.databaseUrl }
 }

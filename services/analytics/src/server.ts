@@ -4,12 +4,18 @@ import { onShutdown } from '@sluice/kit/shutdown'
 import { UnreachableError } from '@sluice/kit/unreachable'
 import { loadAnalyticsConfig } from './config.js'
 import { buildAnalytics } from './app.js'
+import { roleProblem } from './plugins/pg.js'
 
 const config = loadAnalyticsConfig()
 const log = createLogger({ service: 'analytics', level: config.logLevel })
 
 try {
-  await assertPostgresReachable(config.databaseUrl)
+  await assertPostgresReachable(config.readUrl)
+  const problem = await roleProblem(config.readUrl, config.analyticsDbRole)
+  if (problem) {
+    log.fatal(problem)
+    process.exit(1)
+  }
   const app = await buildAnalytics(config, log)
   onShutdown(log, config.shutdownTimeoutMs, () => app.close())
   await app.listen({ host: config.host, port: config.port })

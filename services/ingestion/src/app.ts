@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import cors from '@fastify/cors'
 import type { Registry } from 'prom-client'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { serverOptions, useObservability, useSwagger } from '@sluice/kit/fastify'
+import { guardConnections, serverOptions, useObservability, useSwagger } from '@sluice/kit/fastify'
 import type { Logger } from '@sluice/kit/logger'
 import { createRegistry } from '@sluice/kit/metrics'
 import { healthRoutes } from '@sluice/kit/health'
@@ -101,7 +101,8 @@ export default async function ingestionApp(app: FastifyInstance, { config, topol
 /** A Fastify server with the ingestion app registered: what server.ts listens with, and what tests build. */
 export async function buildIngestion(config: IngestionConfig, log: Logger, registry: Registry = createRegistry('ingestion')): Promise<FastifyInstance> {
   // The body limit is enforced by the JSON parser (after decompression), not by Fastify.
-  const app = Fastify(serverOptions({ log }))
+  const app = Fastify(serverOptions({ log, requestTimeoutMs: config.requestTimeoutMs, headersTimeoutMs: config.headersTimeoutMs }))
+  guardConnections(app, config.headersTimeoutMs, config.requestTimeoutMs)
   // fastify-plugin: the app's decorators (nats, ingest) stay visible to server.ts.
   await app.register(fp(ingestionApp), { config, topology: topology(config.streamNamespace), registry, version: VERSION })
   return app
