@@ -10,6 +10,7 @@ import { UnreachableError } from '@sluice/kit/unreachable'
 import { buildWorkerHttp } from './app.js'
 import { loadWorkerConfig } from './config.js'
 import { pollConsumer } from './consumer-stats.js'
+import { startFoldLoop } from './fold-loop.js'
 import { workerMetrics } from './metrics.js'
 import { startWorker } from './worker.js'
 
@@ -19,12 +20,12 @@ const t = topology(config.streamNamespace)
 
 try {
   await assertPostgresReachable(config.databaseUrl)
-  // One connection per batch in flight, one for probes and health checks.
+  // One connection per batch in flight, one for probes and health checks, one for folds.
   const pool = createPool({
     url: config.databaseUrl,
     log,
     applicationName: 'sluice-worker',
-    max: config.batchesInFlight + 1,
+    max: config.batchesInFlight + 2,
     statementTimeoutMs: config.statementTimeoutMs,
   })
   const nc = await connectNats({ url: config.natsUrl, name: 'sluice-worker', log })
@@ -35,11 +36,13 @@ try {
   const metrics = workerMetrics(registry)
   const worker = await startWorker({ ...config, consumer, pool, js, topology: t, log, metrics })
   const stopPolling = pollConsumer(consumer, metrics, config.consumerPollMs, log)
+  const folds = config.foldIntervalMs > 0 ? startFoldLoop({ pool, log, registry, intervalMs: config.foldIntervalMs, timeoutMs: config.foldTimeoutMs }) : undefined
   const app = await buildWorkerHttp({ pool, nc, registry, log, storage: () => worker.health() })
 
   onShutdown(log, config.shutdownTimeoutMs, async () => {
     stopPolling()
     await worker.stop()
+    await folds?.stop()
     await app.close()
     await drainNats(nc, log)
     await pool.end()
