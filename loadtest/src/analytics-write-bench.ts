@@ -46,6 +46,9 @@ await migrate(config.databaseUrl, log)
 
 const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 2 })
 const client = await pool.connect()
+// A second connection folds in the background the way the worker's fold loop does
+// (services/worker/src/fold-loop.ts), for the variant that says so.
+const folderClient = await pool.connect()
 const end = Date.UTC(2026, 10, 22)
 const days = 30
 
@@ -81,9 +84,6 @@ try {
   let next = 0
   let previous: string[] = []
   const { rows: backend } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
-  // A second connection folds in the background the way the worker's fold loop does
-  // (services/worker/src/fold-loop.ts), for the variants that say so.
-  const folderClient = await pool.connect()
   const { rows: folderBackend } = await folderClient.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
   const ticksOf = async (pid: number) => {
     const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')
@@ -163,8 +163,8 @@ try {
       `| ${r.label} | ${r.mean.toFixed(1)} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${Math.round(r.rowsPerSecond).toLocaleString('en')} | ${r.cpuPerEvent.toFixed(1)} | ${more(r.mean, baseline.mean)} | ${more(r.cpuPerEvent, baseline.cpuPerEvent)} |`,
     )
   }
-  folderClient.release()
 } finally {
   client.release()
+  folderClient.release()
   await pool.end()
 }
