@@ -27,7 +27,7 @@ const config = loadConfigOrExit({
   prefill: { doc: 'Events written before measuring', format: 'positive-int', default: 1_000_000, env: 'WRITE_PREFILL' },
   batches: { doc: 'Batches per variant', format: 'positive-int', default: 40, env: 'WRITE_BATCHES' },
   foldEvery: { doc: 'rollup_state.fold_every while measuring', format: 'positive-int', default: 32, env: 'WRITE_FOLD_EVERY' },
-  foldIntervalMs: { doc: 'Pause between background folds (the worker fold loop variant)', format: 'positive-int', default: 1_000, env: 'WRITE_FOLD_INTERVAL_MS' },
+  foldIntervalMs: { doc: 'Pause between background folds (the worker fold loop variant)', format: 'positive-int', default: 2_000, env: 'WRITE_FOLD_INTERVAL_MS' },
   foldAfter: { doc: 'rollup_state.fold_after while measuring', format: String, default: '2 seconds', env: 'WRITE_FOLD_AFTER' },
 })
 const log = createLogger({ service: 'write-bench', level: config.logLevel })

@@ -43,7 +43,7 @@ export const workerSchema = {
   foldIntervalMs: {
     doc: 'Pause between two folds of rollup deltas run by this worker outside its batches (0: leave folding to the inserting transactions)',
     format: 'nat',
-    default: 1_000,
+    default: 2_000,
     env: 'ROLLUP_FOLD_INTERVAL_MS',
   },
   foldTimeoutMs: {
