@@ -70,7 +70,7 @@ try {
   const live: string[][] = []
   let sequence = 0
   const liveRows = () => {
-    const rows = [...dayEvents({ events: (config.batches * 4 + 8) * BATCH, days: 1, end: end + DAY_MS, seed: 11 }, 0)]
+    const rows = [...dayEvents({ events: (config.batches * 5 + 8) * BATCH, days: 1, end: end + DAY_MS, seed: 11 }, 0)]
     return rows.map((r) => {
       const offset = Date.parse(r.occurred_at!) - end
       return { ...r, occurred_at: new Date(end + Math.floor(offset / 1440)).toISOString() }
