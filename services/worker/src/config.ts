@@ -41,9 +41,9 @@ export const workerSchema = {
     env: 'RETRY_DELAY_MAX_MS',
   },
   foldIntervalMs: {
-    doc: 'Pause between two folds of rollup deltas run by this worker outside its batches (0: leave folding to the inserting transactions)',
+    doc: 'Pause between two folds of rollup deltas run by this worker outside its batches; 0 (the default): the inserting transactions fold, which cost less CPU per event in the write benchmark',
     format: 'nat',
-    default: 2_000,
+    default: 0,
     env: 'ROLLUP_FOLD_INTERVAL_MS',
   },
   foldTimeoutMs: {
