@@ -5,6 +5,7 @@ import { createLogger } from '@sluice/kit/logger'
 import { createRegistry } from '@sluice/kit/metrics'
 import { connectNats, drainNats } from '@sluice/kit/nats'
 import { assertPostgresReachable, createPool } from '@sluice/kit/pg'
+import { poolMetrics } from '@sluice/kit/pool-metrics'
 import { onShutdown } from '@sluice/kit/shutdown'
 import { UnreachableError } from '@sluice/kit/unreachable'
 import { buildWorkerHttp } from './app.js'
@@ -34,6 +35,7 @@ try {
   const consumer = await js.consumers.get(t.eventsStream, t.workerConsumer)
   const registry = createRegistry('worker')
   const metrics = workerMetrics(registry)
+  poolMetrics(registry, pool, config.batchesInFlight + 1)
   const worker = await startWorker({ ...config, consumer, pool, js, topology: t, log, metrics })
   const stopPolling = pollConsumer(consumer, metrics, config.consumerPollMs, log)
   const folds = config.foldIntervalMs > 0 ? startFoldLoop({ pool, log, registry, intervalMs: config.foldIntervalMs, timeoutMs: config.foldTimeoutMs }) : undefined
