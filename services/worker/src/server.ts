@@ -21,12 +21,14 @@ const t = topology(config.streamNamespace)
 
 try {
   await assertPostgresReachable(config.databaseUrl)
-  // One connection per batch in flight, one for probes and health checks, one for folds.
+  // One connection per batch in flight, one for probes and health checks, one for folds
+  // when the fold loop runs.
+  const poolMax = config.batchesInFlight + 1 + (config.foldIntervalMs > 0 ? 1 : 0)
   const pool = createPool({
     url: config.databaseUrl,
     log,
     applicationName: 'sluice-worker',
-    max: config.batchesInFlight + 2,
+    max: poolMax,
     statementTimeoutMs: config.statementTimeoutMs,
   })
   const nc = await connectNats({ url: config.natsUrl, name: 'sluice-worker', log })
@@ -35,7 +37,7 @@ try {
   const consumer = await js.consumers.get(t.eventsStream, t.workerConsumer)
   const registry = createRegistry('worker')
   const metrics = workerMetrics(registry)
-  poolMetrics(registry, pool, config.batchesInFlight + 1)
+  poolMetrics(registry, pool, poolMax)
   const worker = await startWorker({ ...config, consumer, pool, js, topology: t, log, metrics })
   const stopPolling = pollConsumer(consumer, metrics, config.consumerPollMs, log)
   const folds = config.foldIntervalMs > 0 ? startFoldLoop({ pool, log, registry, intervalMs: config.foldIntervalMs, timeoutMs: config.foldTimeoutMs }) : undefined
