@@ -13,10 +13,11 @@ import { copyLine, DAY_MS, dayEvents } from './analytics-data.js'
  * worker. A database of its own is prefilled with history, then batches of live events
  * (5,000 new + 250 re-sent, a day of the generator squeezed into a minute) are stored
  * the way the worker stores them: one transaction, COPY into a temporary staging table,
- * INSERT … SELECT … ON CONFLICT DO NOTHING. Four variants on the same table: everything
- * (trigger + indexes), the trigger alone, neither (the foundation's table), the analytics
- * indexes alone. Besides wall time (noisy on a shared machine), the CPU time of the
- * PostgreSQL backend doing the inserts (and the folds its trigger runs) is read from /proc.
+ * INSERT … SELECT … ON CONFLICT DO NOTHING. Five variants on the same table: everything
+ * (trigger + indexes) folded by the trigger, the same folded by a second connection every
+ * second (as the worker's fold loop does), the trigger alone, neither (the foundation's
+ * table), the analytics indexes alone. Besides wall time (noisy on a shared machine), the
+ * CPU time of the PostgreSQL backends doing the inserts and the folds is read from /proc.
  * Each variant ends with a fold of whatever is still pending, counted in its mean.
  */
 
@@ -26,6 +27,7 @@ const config = loadConfigOrExit({
   prefill: { doc: 'Events written before measuring', format: 'positive-int', default: 1_000_000, env: 'WRITE_PREFILL' },
   batches: { doc: 'Batches per variant', format: 'positive-int', default: 40, env: 'WRITE_BATCHES' },
   foldEvery: { doc: 'rollup_state.fold_every while measuring', format: 'positive-int', default: 32, env: 'WRITE_FOLD_EVERY' },
+  foldIntervalMs: { doc: 'Pause between background folds (the worker fold loop variant)', format: 'positive-int', default: 2_000, env: 'WRITE_FOLD_INTERVAL_MS' },
   foldAfter: { doc: 'rollup_state.fold_after while measuring', format: String, default: '2 seconds', env: 'WRITE_FOLD_AFTER' },
 })
 const log = createLogger({ service: 'write-bench', level: config.logLevel })
@@ -42,8 +44,11 @@ await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FO
 await admin.end()
 await migrate(config.databaseUrl, log)
 
-const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 1 })
+const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 2 })
 const client = await pool.connect()
+// A second connection folds in the background the way the worker's fold loop does
+// (services/worker/src/fold-loop.ts), for the variant that says so.
+const folderClient = await pool.connect()
 const end = Date.UTC(2026, 10, 22)
 const days = 30
 
@@ -65,7 +70,7 @@ try {
   const live: string[][] = []
   let sequence = 0
   const liveRows = () => {
-    const rows = [...dayEvents({ events: (config.batches * 4 + 8) * BATCH, days: 1, end: end + DAY_MS, seed: 11 }, 0)]
+    const rows = [...dayEvents({ events: (config.batches * 5 + 8) * BATCH, days: 1, end: end + DAY_MS, seed: 11 }, 0)]
     return rows.map((r) => {
       const offset = Date.parse(r.occurred_at!) - end
       return { ...r, occurred_at: new Date(end + Math.floor(offset / 1440)).toISOString() }
@@ -79,13 +84,22 @@ try {
   let next = 0
   let previous: string[] = []
   const { rows: backend } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
-  const ticks = async () => {
-    const fields = (await readFile(`/proc/${backend[0]!.pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')
+  const { rows: folderBackend } = await folderClient.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+  const ticksOf = async (pid: number) => {
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')
     return Number(fields[11]) + Number(fields[12]) // utime + stime, in clock ticks (1/100 s)
   }
-  async function variant(label: string) {
+  const ticks = async () => (await ticksOf(backend[0]!.pid)) + (await ticksOf(folderBackend[0]!.pid))
+  async function variant(label: string, background = false) {
     const cpuBefore = await ticks()
     const times: number[] = []
+    let folding = background
+    const folds = (async () => {
+      while (folding) {
+        await folderClient.query(`SELECT rollups_fold_pending('10 seconds')`)
+        await new Promise((resolve) => setTimeout(resolve, config.foldIntervalMs))
+      }
+    })()
     for (let b = 0; b < config.batches; b++) {
       const batch = live[next++]!
       const text = batch.join('') + previous.slice(0, RESENT).join('')
@@ -98,6 +112,9 @@ try {
       await client.query('COMMIT')
       times.push(performance.now() - t)
     }
+    folding = false
+    await folds
+    await client.query(`UPDATE rollup_state SET folder_until = '-infinity'`)
     // Fold what is still pending, so every variant pays for all of its rollup work.
     const foldStarted = performance.now()
     await client.query('SELECT pg_try_advisory_lock(rollups_lock_key())')
@@ -120,7 +137,8 @@ try {
   // Trigger variants first: events written with the trigger off leave users without keys
   // that a later trigger variant would then have to key.
   const results = []
-  results.push(await variant('rollup trigger + analytics indexes (as migrated)'))
+  results.push(await variant('rollup trigger + analytics indexes (as migrated), folded by the trigger'))
+  results.push(await variant(`rollup trigger + analytics indexes, folded every ${config.foldIntervalMs} ms by a second connection (the worker's fold loop)`, true))
   const { rows: defs } = await client.query<{ indexdef: string }>(
     `SELECT indexdef FROM pg_indexes WHERE tablename = 'events' AND indexname IN ('events_type_time_idx', 'events_user_time_idx', 'events_revenue_time_idx')`,
   )
@@ -147,5 +165,6 @@ try {
   }
 } finally {
   client.release()
+  folderClient.release()
   await pool.end()
 }

@@ -52,6 +52,18 @@ export const workerSchema = {
     default: 30_000,
     env: 'RETRY_DELAY_MAX_MS',
   },
+  foldIntervalMs: {
+    doc: 'Pause between two folds of rollup deltas run by this worker outside its batches; 0 (the default): the inserting transactions fold, which cost less CPU per event in the write benchmark',
+    format: 'nat',
+    default: 0,
+    env: 'ROLLUP_FOLD_INTERVAL_MS',
+  },
+  foldTimeoutMs: {
+    doc: 'Longest one fold of rollup deltas may run',
+    format: 'positive-int',
+    default: 300_000,
+    env: 'ROLLUP_FOLD_TIMEOUT_MS',
+  },
   consumerPollMs: {
     doc: 'How often the consumer backlog (pending, ack-pending) is read into the metrics',
     format: 'positive-int',

@@ -11,6 +11,7 @@ import { UnreachableError } from '@sluice/kit/unreachable'
 import { buildWorkerHttp } from './app.js'
 import { loadWorkerConfig } from './config.js'
 import { pollConsumer } from './consumer-stats.js'
+import { startFoldLoop } from './fold-loop.js'
 import { workerMetrics } from './metrics.js'
 import { startWorker } from './worker.js'
 
@@ -23,12 +24,14 @@ const t = topology(config.streamNamespace)
 
 try {
   await assertPostgresReachable(config.databaseUrl)
-  // One connection per batch in flight, one for probes and health checks.
+  // One connection per batch in flight, one for probes and health checks, one for folds
+  // when the fold loop runs.
+  const poolMax = config.batchesInFlight + config.importBatchesInFlight + 1 + (config.foldIntervalMs > 0 ? 1 : 0)
   const pool = createPool({
     url: config.databaseUrl,
     log,
     applicationName: 'sluice-worker',
-    max: config.batchesInFlight + config.importBatchesInFlight + 1,
+    max: poolMax,
     statementTimeoutMs: config.statementTimeoutMs,
   })
   const nc = await connectNats({ url: config.natsUrl, name: 'sluice-worker', log })
@@ -37,7 +40,7 @@ try {
   const consumer = await js.consumers.get(t.eventsStream, t.workerConsumer)
   const registry = createRegistry('worker')
   const metrics = workerMetrics(registry)
-  poolMetrics(registry, pool, config.batchesInFlight + config.importBatchesInFlight + 1)
+  poolMetrics(registry, pool, poolMax)
   // While an import is being stored, live batches leave the rollup folds (hundreds of ms
   // for an import's many new users) to the import's transactions.
   let importBusy = () => false
@@ -57,11 +60,13 @@ try {
   })
   importBusy = () => importLane.busyWithin(IMPORT_BUSY_MS)
   const stopPolling = pollConsumer(consumer, metrics, config.consumerPollMs, log)
+  const folds = config.foldIntervalMs > 0 ? startFoldLoop({ pool, log, registry, intervalMs: config.foldIntervalMs, timeoutMs: config.foldTimeoutMs }) : undefined
   const app = await buildWorkerHttp({ pool, nc, registry, log, storage: () => (worker.health().storing ? importLane.health() : worker.health()) })
 
   onShutdown(log, config.shutdownTimeoutMs, async () => {
     stopPolling()
     await Promise.all([worker.stop(), importLane.stop()])
+    await folds?.stop()
     await app.close()
     await drainNats(nc, log)
     await pool.end()

@@ -1,0 +1,77 @@
+import { Counter, Histogram, type Registry } from 'prom-client'
+import type { Logger } from '@sluice/kit/logger'
+import { withTransaction, type Pool } from '@sluice/kit/pg'
+
+export interface FoldLoopOptions {
+  pool: Pool
+  log: Logger
+  registry: Registry
+  /** Pause between the end of one fold and the next attempt. */
+  intervalMs: number
+  /** Longest one fold may run. */
+  timeoutMs: number
+}
+
+export interface FoldLoop {
+  stop(): Promise<void>
+}
+
+/**
+ * Folds the rollup deltas the trigger on `events` appends (db/migrations/0021, 0062) in a
+ * transaction of its own, every `intervalMs`, so that batches never wait for a fold. Each
+ * replica runs one; the fold lock lets one fold at a time (the others skip their turn).
+ * While the folder's promise (rollup_state.folder_until) holds, triggers leave folding to
+ * it; when it stops or keeps failing, they fold again. A failed fold leaves its deltas
+ * pending, and readers count pending deltas, so answers stay exact either way.
+ */
+export function startFoldLoop({ pool, log, registry, intervalMs, timeoutMs }: FoldLoopOptions): FoldLoop {
+  const registers = [registry]
+  const duration = new Histogram({
+    name: 'sluice_worker_fold_duration_seconds',
+    help: 'Folds of rollup deltas run by this worker',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  })
+  const failures = new Counter({ name: 'sluice_worker_fold_failures_total', help: 'Folds of rollup deltas that failed (their deltas stay pending)', registers })
+  // The promise outlives a few missed turns, so a busy or briefly failing folder does not
+  // hand folding back to the inserting transactions at once.
+  const lease = `${Math.max(10_000, intervalMs * 5 + timeoutMs)} milliseconds`
+  let stopped = false
+  let wake: (() => void) | undefined
+  let timer: NodeJS.Timeout | undefined
+
+  async function foldOnce(): Promise<void> {
+    const started = performance.now()
+    try {
+      const folded = await withTransaction(pool, async (client) => {
+        await client.query(`SET LOCAL statement_timeout = ${Math.round(timeoutMs)}`)
+        const { rows } = await client.query<{ folded: boolean }>('SELECT rollups_fold_pending($1::interval) AS folded', [lease])
+        return rows[0]!.folded
+      })
+      if (folded) duration.observe((performance.now() - started) / 1000)
+    } catch (err) {
+      failures.inc()
+      log.warn({ err }, 'folding rollup deltas failed; they stay pending')
+    }
+  }
+
+  const done = (async () => {
+    while (!stopped) {
+      await foldOnce()
+      if (stopped) break
+      await new Promise<void>((resolve) => {
+        wake = resolve
+        timer = setTimeout(resolve, intervalMs)
+      })
+    }
+  })()
+
+  return {
+    async stop() {
+      stopped = true
+      clearTimeout(timer)
+      wake?.()
+      await done
+    },
+  }
+}

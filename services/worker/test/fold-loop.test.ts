@@ -1,0 +1,74 @@
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { createRegistry } from '@sluice/kit/metrics'
+import { createPool, type Pool } from '@sluice/kit/pg'
+import { createTestDatabase, type TestDatabase } from '@sluice/testkit/database'
+import { testLogger } from '@sluice/testkit/env'
+import { waitFor } from '@sluice/testkit/ports'
+import { startFoldLoop } from '../src/fold-loop.js'
+
+let db: TestDatabase
+let pool: Pool
+before(async () => {
+  db = await createTestDatabase()
+  pool = createPool({ url: db.url, log: testLogger('pg'), applicationName: 'fold-loop-test', max: 4 })
+})
+after(async () => {
+  await pool.end()
+  await db.drop()
+})
+
+let sequence = 0
+async function insertEvents(n: number, users: string[]): Promise<void> {
+  const ids = Array.from({ length: n }, () => `fold-${sequence++}`)
+  await pool.query(
+    `INSERT INTO events (source, event_id, event_type, funnel_stage, occurred_at, received_at, user_id, country)
+     SELECT 'web', id, 'page_view', 'top', timestamptz '2026-11-20 10:00:00+00' + i * interval '1 minute', now(), ($2::text[])[1 + (i % cardinality($2::text[]))::int], 'DE'
+     FROM unnest($1::text[]) WITH ORDINALITY AS t(id, i)`,
+    [ids, users],
+  )
+}
+
+async function pendingDeltas(): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>('SELECT (SELECT count(*) FROM rollup_events_pending) + (SELECT count(*) FROM rollup_users_pending) AS n')
+  return Number(rows[0]!.n)
+}
+
+async function foldedEvents(): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(`SELECT coalesce(sum(events), 0) AS n FROM rollup_events WHERE level = 'd'`)
+  return Number(rows[0]!.n)
+}
+
+test('the fold loop folds deltas outside the inserting transactions, and while it runs inserts only append deltas', async () => {
+  // Triggers would fold on every statement if they folded at all.
+  await pool.query(`UPDATE rollup_state SET fold_every = 1, fold_after = '0 seconds'`)
+  const loop = startFoldLoop({ pool, log: testLogger('fold'), registry: createRegistry('worker', { defaults: false }), intervalMs: 50, timeoutMs: 10_000 })
+  try {
+    await waitFor(async () => {
+      const { rows } = await pool.query<{ promised: boolean }>('SELECT folder_until > clock_timestamp() AS promised FROM rollup_state')
+      return rows[0]!.promised
+    }, { what: 'the folder promise' })
+    // Inserts under the promise leave their deltas pending (no fold in the statement)…
+    await pool.query('SELECT pg_advisory_lock(rollups_lock_key())') // hold the folder off meanwhile
+    try {
+      await insertEvents(30, ['u1', 'u2', 'u3'])
+      await insertEvents(20, ['u3', 'u4'])
+      assert.ok((await pendingDeltas()) > 0, 'deltas stay pending while the folder is promised')
+      assert.equal(await foldedEvents(), 0)
+    } finally {
+      await pool.query('SELECT pg_advisory_unlock(rollups_lock_key())')
+    }
+    // …and the loop folds them: every event and user counted once.
+    await waitFor(async () => (await pendingDeltas()) === 0, { what: 'the loop to fold' })
+    assert.equal(await foldedEvents(), 50)
+    const { rows } = await pool.query<{ users: string }>(`SELECT sum(bit_count(bits)) AS users FROM rollup_users_daily WHERE source = '*'`)
+    assert.equal(Number(rows[0]!.users), 4)
+  } finally {
+    await loop.stop()
+  }
+  // Without a folder keeping its promise, the trigger folds again.
+  await pool.query(`UPDATE rollup_state SET folder_until = '-infinity'`)
+  await insertEvents(5, ['u5'])
+  assert.equal(await pendingDeltas(), 0)
+  assert.equal(await foldedEvents(), 55)
+})
