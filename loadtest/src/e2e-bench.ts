@@ -128,7 +128,7 @@ interface Sluice {
 function spawnService(label: string, service: string, port: number, env: Record<string, string>, nodeArgs: string[]): Proc {
   // The compiled service, as `npm start` runs it (`npm run bench` builds first).
   const entry = fileURLToPath(new URL(`../../services/${service}/dist/server.js`, import.meta.url))
-  const child = spawn(process.execPath, [...nodeArgs, entry], { env: childEnvironment({ ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' }), stdio: ['ignore', 'inherit', 'inherit'] })
+  const child = spawn(process.execPath, [...nodeArgs, entry], { env: childEnvironment({ LOG_LEVEL: 'error', ...env, PORT: String(port), HOST: '127.0.0.1' }), stdio: ['ignore', 'inherit', 'inherit'] })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   return { label, child, url: `http://127.0.0.1:${port}`, exited }
 }
@@ -327,23 +327,37 @@ async function runPass(sluice: Sluice, nc: NatsConnection, pass: Pass, workers: 
     let t0 = Date.now()
     let tick = 0
     let lastBacklog = 0
-    const progress = setInterval(() => {
-      void (async () => {
+    let ticking = true
+    let lastAt = Date.now()
+    const progress = (async () => {
+      while (ticking) {
+        await new Promise((r) => setTimeout(r, Math.max(0, lastAt + 1_000 - Date.now())))
+        if (!ticking) break
         const now = await Promise.all(sluice.workerUrls.map((u) => scrape(u)))
+        const at = Date.now()
+        const per = 1000 / Math.max(1, at - lastAt)
+        lastAt = at
         const inserted = now.reduce((a, s, i) => a + sum(s, 'sluice_worker_events_inserted_total') - sum(lastWorkers[i] ?? EMPTY, 'sluice_worker_events_inserted_total'), 0)
         lastWorkers = now
         lastBacklog = await backlog(nc, sluice.topology)
         const recent = latency.seen.filter((x) => x.at > Date.now() - 5_000).map((x) => x.ms)
         const p99 = quantile(recent, 0.99)
         tick++
-        const row = { s: tick, offered: offered - lastOffered, accepted: accepted - lastAccepted, stored: inserted, backlog: lastBacklog, ...(p99 !== undefined ? { p99 } : {}) }
+        const row = {
+          s: tick,
+          offered: Math.round((offered - lastOffered) * per),
+          accepted: Math.round((accepted - lastAccepted) * per),
+          stored: Math.round(inserted * per),
+          backlog: lastBacklog,
+          ...(p99 !== undefined ? { p99 } : {}),
+        }
         lastOffered = offered
         lastAccepted = accepted
         timeline.push(row)
-        const line = `${w.name.padEnd(16)} ${phase} ${String(Math.round((Date.now() - t0) / 1000)).padStart(3)} s  offered ${fmt(row.offered).padStart(7)}/s  accepted ${fmt(row.accepted).padStart(7)}/s  stored ${fmt(row.stored).padStart(7)}/s  backlog ${fmt(row.backlog).padStart(9)}  POST→stored p99 ${fmt(p99)} ms`
+        const line = `${w.name.padEnd(16)} ${phase} ${String(Math.round((Date.now() - t0) / 1000)).padStart(3)} s  offered ${fmt(row.offered).padStart(7)}/s  accepted ${fmt(row.accepted).padStart(7)}/s  stored ${fmt(row.stored).padStart(7)}/s  backlog ${fmt(row.backlog).padStart(9)}  POST→stored p99 (5 s) ${fmt(p99)} ms`
         process.stderr.write(process.stderr.isTTY ? `\r${line}\u001b[K` : `${line}\n`)
-      })()
-    }, 1_000)
+      }
+    })()
 
     let result: DriveResult
     let drainedAt: number
@@ -371,7 +385,8 @@ async function runPass(sluice: Sluice, nc: NatsConnection, pass: Pass, workers: 
       }
       drainedAt = Date.now()
     } finally {
-      clearInterval(progress)
+      ticking = false
+      await progress
       if (process.stderr.isTTY) process.stderr.write('\n')
     }
     const backlogAtDriveEnd = timeline.find((x) => x.s >= Math.round(pass.seconds))?.backlog ?? lastBacklog
@@ -480,12 +495,29 @@ function table(rs: PassResult[]): string {
 const workers = external ? undefined : Number(values.workers)
 const sluice = external ? runningSluice() : await startSluice(workers!)
 const nc = await connect({ servers: sluice.natsUrl, noAsyncTraces: true })
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`\n${signal}: stopping Sluice\n`)
+    void sluice.stop().finally(() => process.exit(130))
+  })
+}
 const done: PassResult[] = []
+const reportFile = new URL(`e2e-${stamp}.json`, results)
+const report = () => ({
+  at: new Date().toISOString(),
+  machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 1024 ** 3)} GiB`,
+  node: process.version,
+  mode: external ? `running Sluice at ${values.url}` : `own Sluice: ingestion + ${workers} workers, private nats-server, database ${OWN_DB}`,
+  env: extraEnv,
+  passes: done,
+})
+await mkdir(results, { recursive: true })
 let failed = false
 try {
   for (const pass of passes) {
     const r = await runPass(sluice, nc, pass, workers)
     done.push(r)
+    await writeFile(reportFile, `${JSON.stringify(report(), null, 2)}\n`)
     process.stderr.write(
       `${r.pass}: stored ${fmt(r.audit.stored)} at ${fmt(r.storedPerSecond)}/s${r.ofCeiling !== undefined ? ` (${r.ofCeiling} × ceiling)` : ''}; accepted-not-stored ${r.audit.acceptedNotStored}; POST→stored p99 ${fmt(r.postToStoredMs.p99)} ms\n`,
     )
@@ -499,16 +531,7 @@ try {
   await sluice.stop()
 }
 
-const report = {
-  at: new Date().toISOString(),
-  machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 1024 ** 3)} GiB`,
-  node: process.version,
-  mode: external ? `running Sluice at ${values.url}` : `own Sluice: ingestion + ${workers} workers, private nats-server, database ${OWN_DB}`,
-  env: extraEnv,
-  passes: done,
-}
-await mkdir(results, { recursive: true })
-await writeFile(new URL(`e2e-${stamp}.json`, results), `${JSON.stringify(report, null, 2)}\n`)
+await writeFile(reportFile, `${JSON.stringify(report(), null, 2)}\n`)
 process.stdout.write(`\n${table(done)}\n\nresults: loadtest/results/e2e-${stamp}.json\n`)
 for (const r of done) {
   if (!r.audit.ok) {
