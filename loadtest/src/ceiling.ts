@@ -8,7 +8,7 @@ import { processTicks } from './cpu.js'
  * The ceiling a benchmark quotes its rate against: a plain COPY of the same rows, one
  * statement per chunk (the worker's batch), into an empty copy of `events` — same
  * indexes, constraints and triggers (`LIKE … INCLUDING ALL` plus the triggers of
- * `events`, so whatever later migrations add is priced too). It aborts on a duplicate:
+ * `events` that are enabled, so whatever later migrations add is priced too). It aborts on a duplicate:
  * it is what PostgreSQL can take at best. `url` is a freshly migrated database.
  */
 
@@ -34,7 +34,7 @@ export async function measureCeiling(url: string, chunks: string[][]): Promise<C
   try {
     await client.query('CREATE TABLE events_ceiling (LIKE events INCLUDING ALL)')
     const { rows: triggers } = await client.query<{ name: string; def: string }>(
-      `SELECT tgname AS name, pg_get_triggerdef(oid) AS def FROM pg_trigger WHERE tgrelid = 'events'::regclass AND NOT tgisinternal`,
+      `SELECT tgname AS name, pg_get_triggerdef(oid) AS def FROM pg_trigger WHERE tgrelid = 'events'::regclass AND NOT tgisinternal AND tgenabled <> 'D'`,
     )
     for (const trigger of triggers) {
       const def = trigger.def.replace(`TRIGGER ${trigger.name} `, `TRIGGER ${trigger.name}_ceiling `).replace(/ ON (public\.)?events /, ' ON events_ceiling ')

@@ -110,7 +110,7 @@ export async function drive(w: Workload, o: DriveOptions): Promise<DriveResult> 
     seconds: result.duration,
     startedAt,
     endedAt,
-    requestsPerSecond: Math.round(result['2xx'] / result.duration),
+    requestsPerSecond: Math.round((result['2xx'] / result.duration) * 100) / 100,
     latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
     errors: result.errors,
     timeouts: result.timeouts,
