@@ -50,7 +50,7 @@ const { values } = parseArgs({
     url: { type: 'string' },
     'worker-urls': { type: 'string', default: 'http://127.0.0.1:3003,http://127.0.0.1:3004' },
     connections: { type: 'string' },
-    'ceiling-rows': { type: 'string', default: '200000' },
+    'ceiling-rows': { type: 'string', default: '100000' },
     'drain-timeout': { type: 'string', default: '150' },
     profile: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
