@@ -225,6 +225,8 @@ interface PassResult {
   serverAccepted: number
   workerInserted: number
   workerDuplicates: number
+  /** Messages per worker batch, on average. */
+  meanBatchSize: number
   storedPerSecond: number
   storedPerSecondWhileDriving: number
   backlogAtDriveEnd: number
@@ -458,6 +460,7 @@ async function runPass(sluice: Sluice, nc: NatsConnection, pass: Pass, workers: 
       serverAccepted: sum(ingestionAfter, 'sluice_ingestion_events_total', 'outcome="accepted"') - sum(ingestionBefore, 'sluice_ingestion_events_total', 'outcome="accepted"'),
       workerInserted: delta(workersAfter, workersBefore, 'sluice_worker_events_inserted_total'),
       workerDuplicates: delta(workersAfter, workersBefore, 'sluice_worker_events_duplicate_total'),
+      meanBatchSize: Math.round(delta(workersAfter, workersBefore, 'sluice_worker_batch_size_sum') / Math.max(1, delta(workersAfter, workersBefore, 'sluice_worker_batch_size_count'))),
       storedPerSecond: Math.round(a.stored / seconds),
       storedPerSecondWhileDriving: Math.round(timeline.filter((x) => x.s <= Math.round(pass.seconds)).reduce((acc, x) => acc + x.stored, 0) / Math.max(1, Math.min(timeline.length, Math.round(pass.seconds)))),
       backlogAtDriveEnd,
@@ -486,13 +489,13 @@ async function runPass(sluice: Sluice, nc: NatsConnection, pass: Pass, workers: 
 
 function table(rs: PassResult[]): string {
   const lines = [
-    '| pass | workers | offered | accepted | rejected | duplicates | stored | dead letters | accepted, not stored | stored = accepted | stored/s (drive + drain) | ceiling/s | × ceiling | POST→stored p50 / p95 / p99 ms | worker received→commit p50 / p99 ms | HTTP req/s | HTTP p50 / p99 ms |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| pass | workers | offered | accepted | rejected | duplicates | stored | dead letters | accepted, not stored | stored = accepted | stored/s (drive + drain) | ceiling/s | × ceiling | POST→stored p50 / p95 / p99 ms | worker received→commit p50 / p99 ms | HTTP req/s | HTTP p50 / p99 ms | mean batch |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ]
   for (const r of rs) {
     const l = r.postToStoredMs
     lines.push(
-      `| ${r.pass} | ${r.workers ?? '?'} | ${fmt(r.audit.offered)} | ${fmt(r.audit.accepted)} | ${fmt(r.audit.rejected)} | ${fmt(r.audit.duplicates)} | ${fmt(r.audit.stored)} | ${fmt(r.audit.deadLetters)} | ${fmt(r.audit.acceptedNotStored)} | ${r.audit.storedEqualsAccepted ? 'yes' : 'NO'} | ${fmt(r.storedPerSecond)} | ${fmt(r.ceiling?.eventsPerSecond)} | ${r.ofCeiling?.toFixed(2) ?? '–'} | ${fmt(l.p50)} / ${fmt(l.p95)} / ${fmt(l.p99)} (${l.samples} samples) | ${fmt(r.workerLatencyMs.p50)} / ${fmt(r.workerLatencyMs.p99)} | ${r.http.requestsPerSecond < 100 ? r.http.requestsPerSecond : fmt(r.http.requestsPerSecond)} | ${fmt(r.http.p50)} / ${fmt(r.http.p99)} |`,
+      `| ${r.pass} | ${r.workers ?? '?'} | ${fmt(r.audit.offered)} | ${fmt(r.audit.accepted)} | ${fmt(r.audit.rejected)} | ${fmt(r.audit.duplicates)} | ${fmt(r.audit.stored)} | ${fmt(r.audit.deadLetters)} | ${fmt(r.audit.acceptedNotStored)} | ${r.audit.storedEqualsAccepted ? 'yes' : 'NO'} | ${fmt(r.storedPerSecond)} | ${fmt(r.ceiling?.eventsPerSecond)} | ${r.ofCeiling?.toFixed(2) ?? '–'} | ${fmt(l.p50)} / ${fmt(l.p95)} / ${fmt(l.p99)} (${l.samples} samples) | ${fmt(r.workerLatencyMs.p50)} / ${fmt(r.workerLatencyMs.p99)} | ${r.http.requestsPerSecond < 100 ? r.http.requestsPerSecond : fmt(r.http.requestsPerSecond)} | ${fmt(r.http.p50)} / ${fmt(r.http.p99)} | ${fmt(r.meanBatchSize)} |`,
     )
   }
   lines.push('', '| pass | process | cores | CPU µs per stored event | peak RSS MiB |', '|---|---|---|---|---|')
