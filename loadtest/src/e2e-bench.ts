@@ -236,6 +236,8 @@ interface PassResult {
   workerLatencyMs: { p50?: number; p95?: number; p99?: number }
   http: DriveResult['latencyMs'] & { requestsPerSecond: number; errors: number; timeouts: number; non2xx: number }
   processes: Record<string, ProcessFigures>
+  /** Pids of the processes above (to match --profile output, named CPU.<date>.<pid>…). */
+  pids: Record<string, number>
   loadGeneratorCores: number
   machineCores: number
   timeline: { s: number; offered: number; accepted: number; stored: number; backlog: number; p99?: number }[]
@@ -468,6 +470,7 @@ async function runPass(sluice: Sluice, nc: NatsConnection, pass: Pass, workers: 
       workerLatencyMs: { p50: q(0.5), p95: q(0.95), p99: q(0.99) },
       http: { ...result.latencyMs, requestsPerSecond: result.requestsPerSecond, errors: result.errors, timeouts: result.timeouts, non2xx: result.non2xx },
       processes,
+      pids,
       loadGeneratorCores: Math.round(((self.user + self.system) / 1e6 / seconds) * 100) / 100,
       machineCores: Math.round((busy / 100 / seconds) * 100) / 100,
       timeline,
