@@ -6,7 +6,7 @@ import { PLACEHOLDER, template, type Template } from '../templates.js'
 
 /**
  * Amplitude HTTP V2 batches exactly as the official Node SDK sends them: the SDK itself
- * (`@amplitude/analytics-node`, default batch of 200 events) is pointed at a local
+ * (`@amplitude/analytics-node`, batches of its default `flushQueueSize`, 200 events) is pointed at a local
  * server that only records the bodies; those become the templates, with the
  * placeholder in `insert_id` (the dedupe key), which the SDK passes through as given.
  */
@@ -63,9 +63,11 @@ export async function sdkTemplates(count = 20, perBatch = 200): Promise<Template
           ).promise,
         )
       }
+      // This SDK sends on its timer (flushIntervalMillis) or on flush(), in chunks of
+      // flushQueueSize: a busy server's queue holds at least a chunk by then.
+      await client.flush().promise
       await Promise.all(tracked)
     }
-    await client.flush().promise
   } finally {
     server.close()
   }
