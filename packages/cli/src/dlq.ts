@@ -106,7 +106,7 @@ async function show(pool: Pool, opts: ReturnType<typeof parse>): Promise<number>
       continue
     }
     write(formatRow(l))
-    write(`        subject ${l.subject}, stream ${l.stream} seq ${l.stream_seq}, published ${l.published_at.toISOString()}, ${l.bytes} bytes`)
+    write(`        subject ${l.subject}, stream ${l.stream} seq ${l.stream_seq}${l.row_index === null ? '' : ` line ${l.row_index}`}, published ${l.published_at.toISOString()}, ${l.bytes} bytes`)
     write(`        error: ${l.error}`)
     write(text !== undefined ? text : `(not UTF-8) base64: ${payload.toString('base64')}`)
   }

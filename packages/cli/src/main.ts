@@ -3,6 +3,7 @@ import { migrate } from '@sluice/db/migrate'
 import { UnreachableError } from '@sluice/kit/unreachable'
 import { loadCliConfig } from './config.js'
 import { dlq } from './dlq.js'
+import { importCommand } from './import-command.js'
 import { cliLogger } from './log.js'
 import { rebuildRollups } from './rollups-rebuild.js'
 import { setup } from './setup.js'
@@ -17,6 +18,8 @@ commands:
   dlq       list, show and replay dead letters (npm run dlq -- list|show|replay; see sluice dlq --help)
   rollups:rebuild
             recompute every analytics rollup from events, while ingestion goes on
+  import    import amplitude <archive.zip|directory> [--source] [--dry-run] [--rejects file]
+            stream an Amplitude export in through the import lane (npm run import -- amplitude …)
 `
 
 const [command, ...rest] = process.argv.slice(2)
@@ -38,6 +41,9 @@ try {
       break
     case 'dlq':
       process.exitCode = await dlq(rest, config, log)
+      break
+    case 'import':
+      process.exitCode = await importCommand(rest, config, log)
       break
     case 'rollups:rebuild':
       await rebuildRollups(config.databaseUrl, log)

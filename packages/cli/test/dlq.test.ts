@@ -13,7 +13,7 @@ import { createTestDatabase } from '@sluice/testkit/database'
 import { machine, testLogger } from '@sluice/testkit/env'
 import { waitFor } from '@sluice/testkit/ports'
 import { spawnModule } from '@sluice/testkit/spawn'
-import { deleteTopology, testTopology } from '@sluice/testkit/topology'
+import { deleteTopology, testStreamLimits, testTopology } from '@sluice/testkit/topology'
 import { workerMetrics } from '@sluice/worker/metrics'
 import { startWorker } from '@sluice/worker/worker'
 
@@ -27,7 +27,7 @@ test('dlq list/show/replay: events a bad constraint rejected are replayed once i
   const t = testTopology()
   const log = testLogger('worker')
   const nc = await connect({ servers: machine.natsUrl })
-  const limits = loadConfig(jetstreamSchema, { env: {} })
+  const limits = loadConfig(jetstreamSchema, { env: testStreamLimits })
   await setupJetStream(nc, t, limits, log)
   const js = jetstream(nc)
   const pool = createPool({ url: db.url, log, applicationName: 'dlq-test' })

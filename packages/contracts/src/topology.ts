@@ -14,6 +14,14 @@ export interface Topology {
   dlqSubjectPrefix: string
   /** The durable pull consumer all worker replicas share. */
   workerConsumer: string
+  /**
+   * Bulk imports (`import.<source>`): a lane of their own, so that a large import never
+   * queues in front of live events. Workers take from it only when the live lane has
+   * nothing waiting. Its messages carry many envelopes each (one JSON line per envelope).
+   */
+  importStream: string
+  importSubjectPrefix: string
+  importConsumer: string
 }
 
 export function topology(namespace = ''): Topology {
@@ -29,11 +37,18 @@ export function topology(namespace = ''): Topology {
     dlqStream: name('EVENTS_DLQ'),
     dlqSubjectPrefix: subject('deadletter'),
     workerConsumer: name('worker').toLowerCase(),
+    importStream: name('EVENTS_IMPORT'),
+    importSubjectPrefix: subject('import'),
+    importConsumer: name('import_worker').toLowerCase(),
   }
 }
 
 export function eventSubject(t: Topology, source: string): string {
   return `${t.eventsSubjectPrefix}.${source}`
+}
+
+export function importSubject(t: Topology, source: string): string {
+  return `${t.importSubjectPrefix}.${source}`
 }
 
 export function dlqSubject(t: Topology, source: string): string {
@@ -65,6 +80,19 @@ export function eventsStreamConfig(t: Topology, limits: StreamLimits): Partial<S
     max_msg_size: 1024 * 1024,
     duplicate_window: limits.duplicateWindowMs * NANOS_PER_MS,
     num_replicas: 1,
+  }
+}
+
+/**
+ * Imported events: like the live stream (work queue, discard new: a full stream makes the
+ * importer wait, never drops what is unconsumed). Messages stay under the server's
+ * default 1 MiB payload limit: the importer closes a message at ~100 envelopes or 512 KiB.
+ */
+export function importStreamConfig(t: Topology, limits: StreamLimits): Partial<StreamConfig> & { name: string } {
+  return {
+    ...eventsStreamConfig(t, limits),
+    name: t.importStream,
+    subjects: [`${t.importSubjectPrefix}.>`],
   }
 }
 
@@ -102,4 +130,9 @@ export function workerConsumerConfig(t: Topology, limits: ConsumerLimits): Parti
     ack_wait: limits.ackWaitMs * NANOS_PER_MS,
     max_deliver: -1,
   }
+}
+
+/** The import lane's durable pull consumer, shared by every worker replica like the live one. */
+export function importConsumerConfig(t: Topology, limits: ConsumerLimits): Partial<ConsumerConfig> & { durable_name: string } {
+  return { ...workerConsumerConfig(t, limits), durable_name: t.importConsumer }
 }

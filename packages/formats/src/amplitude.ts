@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import Type from 'typebox'
 import type { Envelope } from '@sluice/contracts/envelope'
 import { column, currencyCode, setCountry } from './native-event.js'
@@ -72,9 +72,20 @@ function without(event: Record<string, unknown>, lifted: ReadonlySet<string>): R
   return data
 }
 
+/** A number, or a string holding one (export rows carry properties as the SDK got them). */
+function numeric(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined
+  if (typeof value === 'string' && value.trim() !== '') {
+    const n = Number(value)
+    return Number.isFinite(n) ? n : undefined
+  }
+  return undefined
+}
+
 function revenueOf(revenue: unknown, price: unknown, quantity: unknown): unknown {
   if (revenue !== undefined && revenue !== null) return revenue
-  if (typeof price === 'number') return price * (typeof quantity === 'number' ? quantity : 1)
+  const p = numeric(price)
+  if (p !== undefined) return p * (numeric(quantity) ?? 1)
   return undefined
 }
 
@@ -239,19 +250,24 @@ export function amplitudeExportFields(value: unknown): AmplitudeFields | { path:
   if (!row) return { path: '/', message: 'must be an object' }
   const eventType = row.event_type
   if (typeof eventType !== 'string' || eventType.length === 0 || eventType.length > 128) return { path: '/event_type', message: 'must be a string of 1 to 128 characters' }
-  const insertId = typeof row.$insert_id === 'string' && row.$insert_id !== '' ? row.$insert_id : typeof row.uuid === 'string' && row.uuid !== '' ? row.uuid : undefined
-  if (insertId !== undefined && insertId.length > 128) return { path: '/$insert_id', message: 'must be at most 128 characters' }
+  const givenId = typeof row.$insert_id === 'string' && row.$insert_id !== '' ? row.$insert_id : typeof row.uuid === 'string' && row.uuid !== '' ? row.uuid : undefined
+  if (givenId !== undefined && givenId.length > 128) return { path: '/$insert_id', message: 'must be at most 128 characters' }
+  const userId = column(row.user_id, MAX_ID)
+  const deviceId = column(row.device_id, MAX_ID)
+  if (userId === undefined && deviceId === undefined) return { path: '/user_id', message: 'user_id or device_id is required' }
   const time = row.event_time ?? row.client_event_time
   const occurredAt = typeof time === 'string' ? amplitudeExportInstant(time) : undefined
   if (occurredAt === undefined) return { path: '/event_time', message: 'must be a time like "2024-03-02 17:01:23.456000"' }
+  // Without an id, one derived from the row itself: a re-import of the row dedupes.
+  const insertId = givenId ?? `row:${createHash('sha256').update(JSON.stringify(row)).digest('base64url')}`
   const props = record(row.event_properties)
   const userProps = record(row.user_properties)
   return {
     insertId,
     eventType,
     occurredAt,
-    userId: column(row.user_id, MAX_ID),
-    deviceId: column(row.device_id, MAX_ID),
+    userId,
+    deviceId,
     sessionId: typeof row.session_id === 'number' && Number.isInteger(row.session_id) ? row.session_id : undefined,
     country: row.country,
     city: row.city,

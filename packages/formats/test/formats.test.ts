@@ -184,8 +184,15 @@ test('Amplitude export rows go through the same core', () => {
   for (const key of ['event_id', 'source', 'event_type', 'occurred_at', 'user_id', 'session_id', 'country', 'revenue', 'campaign_id'] as const) {
     assert.equal(e[key], fromHttp[key], key)
   }
-  assert.equal(ok(mapAmplitudeExportRow({ uuid: 'u-2', event_type: 'x', event_time: '2024-03-02 17:01:23.456000' }, ctx)).event_id, 'u-2', 'uuid when no $insert_id')
-  assert.equal(fails(mapAmplitudeExportRow({ event_type: 'x', event_time: 'yesterday' }, ctx))[0]!.path, '/event_time')
+  assert.equal(ok(mapAmplitudeExportRow({ uuid: 'u-2', event_type: 'x', event_time: '2024-03-02 17:01:23.456000', device_id: 'd-1' }, ctx)).event_id, 'u-2', 'uuid when no $insert_id')
+  assert.equal(fails(mapAmplitudeExportRow({ event_type: 'x', event_time: 'yesterday', user_id: 'u' }, ctx))[0]!.path, '/event_time')
+  assert.equal(fails(mapAmplitudeExportRow({ event_type: 'x', event_time: '2024-03-02 17:01:23', user_id: null, device_id: '' }, ctx))[0]!.path, '/user_id', 'no identity')
+  const noId = { event_type: 'x', event_time: '2024-03-02T17:01:23.456', user_id: 'u', event_properties: { $price: '2.50', $quantity: '3' } }
+  const first = ok(mapAmplitudeExportRow(noId, ctx))
+  assert.equal(first.event_id, ok(mapAmplitudeExportRow({ ...noId }, ctx)).event_id, 'an id derived from the row when it has none: a re-import dedupes')
+  assert.equal(first.occurred_at, '2024-03-02T17:01:23.456Z')
+  assert.equal(first.revenue, 7.5, '$price × $quantity, from strings too')
+  assert.equal(ok(mapAmplitudeExportRow({ ...noId, event_properties: { $revenue: 9, $price: 2 } }, ctx)).revenue, 9, '$revenue first')
 })
 
 test('Segment messages map with messageId as the dedupe key', () => {

@@ -95,6 +95,12 @@ export const jetstreamSchema = {
     default: 8 * 1024 ** 3,
     env: 'STREAM_MAX_BYTES',
   },
+  importStreamMaxBytes: {
+    doc: 'Bytes the EVENTS_IMPORT stream may hold unconsumed; when full, the importer waits for the workers',
+    format: 'positive-int',
+    default: 256 * 1024 ** 2,
+    env: 'IMPORT_STREAM_MAX_BYTES',
+  },
   duplicateWindowMs: {
     doc: 'How long JetStream remembers message ids to drop re-sent events (the database drops later ones)',
     format: 'positive-int',

@@ -103,6 +103,12 @@ export function classifyError(err: FastifyError | HttpProblem | Error): { status
 export function useProblemJson(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const { status, options } = classifyError(err)
+    // Fastify asks for the connection to be closed when the body could not be read (it is
+    // too large, say), but closing a socket with unread bytes resets it, and the reset can
+    // reach the client before the answer: it sees a broken pipe, not the 413, and an SDK
+    // retries the same batch for ever. Left open, Node discards the rest of the body
+    // (within the server's request timeout) and the client reads the answer.
+    if (!request.raw.complete) reply.removeHeader('connection')
     if (status >= 500) request.log.error({ err }, 'request failed')
     else request.log.info({ status, code: err.code, detail: options.detail }, 'request rejected')
     return sendProblem(reply, status, options)

@@ -3,6 +3,16 @@ import { topology, type Topology } from '@sluice/contracts/topology'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { jetstreamManager } from '@nats-io/jetstream'
 
+/**
+ * Stream limits for tests, as environment variables. JetStream reserves a file stream's
+ * max_bytes from the server's storage when the stream is created; at the production
+ * default (8 GiB) a few test files running at once exhaust a shared server's JetStream
+ * storage ("insufficient storage resources available").
+ */
+export const testStreamLimits: Record<string, string> = {
+  STREAM_MAX_BYTES: String(256 * 1024 ** 2),
+}
+
 /** Stream, subject and consumer names no other test uses. */
 export function testTopology(): Topology {
   return topology(`t${randomBytes(5).toString('hex')}`)

@@ -5,6 +5,7 @@ import { serverOptions, useObservability, useSwagger } from '@sluice/kit/fastify
 import { healthRoutes } from '@sluice/kit/health'
 import type { Logger } from '@sluice/kit/logger'
 import { createRegistry } from '@sluice/kit/metrics'
+import { poolMetrics } from '@sluice/kit/pool-metrics'
 import { pingPostgres } from '@sluice/kit/pg'
 import { useProblemJson } from '@sluice/kit/problem'
 import type { AnalyticsConfig } from './config.js'
@@ -59,6 +60,7 @@ export default async function analyticsApp(app: FastifyInstance, opts: Analytics
   await app.register(pgPlugin, { url: opts.databaseUrl, max: opts.poolSize, statementTimeoutMs: opts.statementTimeoutMs, workMem: opts.workMem })
   await app.register(readTokenPlugin, { tokens: opts.readTokens })
   await app.register(rollupMetricsPlugin, { registry: opts.registry })
+  poolMetrics(opts.registry, app.pg, opts.poolSize)
   await healthRoutes(app, { checks: { postgres: () => pingPostgres(app.pg) } })
   for (const routes of [
     overviewRoutes,

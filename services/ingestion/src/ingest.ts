@@ -1,7 +1,7 @@
 import type { FastifyRequest, onResponseHookHandler } from 'fastify'
 import type { Topology } from '@sluice/contracts/topology'
 import { HttpProblem } from '@sluice/kit/problem'
-import { PublishUnavailable, type JetStreamPublisher } from './jetstream-publisher.js'
+import { PublishUnavailable, type JetStreamPublisher } from '@sluice/kit/jetstream-publisher'
 import { requestOutcome, Tally, type IngestionMetrics } from './metrics.js'
 import { prepare, prepareState, type PrepareOptions, type Prepared, type Rejection } from './prepare.js'
 import type { Mapped } from '@sluice/formats/mapped'

@@ -2,7 +2,7 @@ import { dedupeKey } from '@sluice/contracts/envelope'
 import { eventSubject, type Topology } from '@sluice/contracts/topology'
 import { inspectEvent } from '@sluice/formats/inspect'
 import type { FieldError, Mapped, RejectReason } from '@sluice/formats/mapped'
-import type { OutMessage } from './jetstream-publisher.js'
+import type { OutMessage } from '@sluice/kit/jetstream-publisher'
 import type { WriteKey } from './write-keys.js'
 
 /**

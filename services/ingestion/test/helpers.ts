@@ -7,7 +7,7 @@ import { setupJetStream } from '@sluice/kit/jetstream-setup'
 import { createLogger, type Logger } from '@sluice/kit/logger'
 import type { Topology } from '@sluice/contracts/topology'
 import { machine, testLogger } from '@sluice/testkit/env'
-import { deleteTopology, testTopology } from '@sluice/testkit/topology'
+import { deleteTopology, testStreamLimits, testTopology } from '@sluice/testkit/topology'
 import { loadIngestionConfig } from '../src/config.js'
 import { buildIngestion } from '../src/app.js'
 
@@ -38,7 +38,7 @@ export interface HarnessOptions {
 /** The ingestion app on the machine's NATS (or a private one), with streams of its own. */
 export async function ingestionHarness({ env = {}, natsUrl = machine.natsUrl, log = testLogger('ingestion') }: HarnessOptions = {}): Promise<IngestionHarness> {
   const t = testTopology()
-  const config = loadIngestionConfig({ env: { NATS_URL: natsUrl, STREAM_NAMESPACE: t.namespace, ...env } })
+  const config = loadIngestionConfig({ env: { ...testStreamLimits, NATS_URL: natsUrl, STREAM_NAMESPACE: t.namespace, ...env } })
   const nc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 200 })
   await setupJetStream(nc, t, config, log)
   const app = await buildIngestion(config, log, createRegistry('ingestion', { defaults: false }))

@@ -6,8 +6,8 @@ import { setupJetStream } from '@sluice/kit/jetstream-setup'
 import { eventSubject, type Topology } from '@sluice/contracts/topology'
 import { machine, testLogger } from '@sluice/testkit/env'
 import { deleteTopology, testTopology } from '@sluice/testkit/topology'
-import { JetStreamPublisher, PublishUnavailable } from '../src/jetstream-publisher.js'
-import { safeMsgId } from '../src/publish-headers.js'
+import { JetStreamPublisher, PublishUnavailable } from '@sluice/kit/jetstream-publisher'
+import { safeMsgId } from '@sluice/kit/publish-headers'
 
 let nc: NatsConnection
 let t: Topology

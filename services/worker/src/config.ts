@@ -22,6 +22,18 @@ export const workerSchema = {
     default: 3,
     env: 'BATCHES_IN_FLIGHT',
   },
+  importBatchMessages: {
+    doc: 'Most import messages (of up to 100 events each) stored in one transaction',
+    format: 'positive-int',
+    default: 20,
+    env: 'IMPORT_BATCH_MESSAGES',
+  },
+  importBatchesInFlight: {
+    doc: 'Import batches one worker stores at the same time (new ones taken only while live events do not back up), each on its own PostgreSQL connection',
+    format: 'positive-int',
+    default: 1,
+    env: 'IMPORT_BATCHES_IN_FLIGHT',
+  },
   statementTimeoutMs: {
     doc: "Longest one of the worker's statements may run before the batch is retried",
     format: 'positive-int',

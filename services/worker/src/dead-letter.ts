@@ -22,6 +22,9 @@ export interface DeadLetter {
   deliveryCount: number
   source?: string
   eventId?: string
+  /** The line of a multi-envelope (import) message this is; absent for a whole message. */
+  rowIndex?: number
+  /** The whole message, or the one line `rowIndex` of it. */
   payload: Uint8Array
 }
 
@@ -33,12 +36,19 @@ export const DLQ_HEADER = {
   subject: 'Sluice-Subject',
   streamSeq: 'Sluice-Stream-Seq',
   deliveryCount: 'Sluice-Delivery-Count',
+  rowIndex: 'Sluice-Row-Index',
 } as const
 
 /** Header of a replayed message on EVENTS: the dead letter it came from. */
 export const REPLAY_HEADER = 'Sluice-Replay-Of'
 
-export function deadLetterOf(msg: JsMsg, reason: DeadLetterReason, error: string, envelope?: Partial<Envelope>): DeadLetter {
+/** One line of a multi-envelope message, dead-lettered alone. */
+export interface MessageRow {
+  index: number
+  bytes: Uint8Array
+}
+
+export function deadLetterOf(msg: JsMsg, reason: DeadLetterReason, error: string, envelope?: Partial<Envelope>, row?: MessageRow): DeadLetter {
   const text = (v: unknown) => (typeof v === 'string' ? v : undefined)
   const source = text(envelope?.source)
   const eventId = text(envelope?.event_id)
@@ -52,16 +62,19 @@ export function deadLetterOf(msg: JsMsg, reason: DeadLetterReason, error: string
     deliveryCount: msg.info.deliveryCount,
     ...(source !== undefined ? { source } : {}),
     ...(eventId !== undefined ? { eventId } : {}),
-    payload: msg.data,
+    ...(row ? { rowIndex: row.index } : {}),
+    payload: row ? row.bytes : msg.data,
   }
 }
 
 const headerValue = (s: string) => s.replace(/[\r\n\0]+/g, ' ').slice(0, 1_000)
 
-/** The last tokens of the original subject (`events.<source>` → `<source>`). */
+/** The last tokens of the original subject (`events.<source>` or `import.<source>` → `<source>`). */
 function sourceToken(t: Topology, subject: string): string {
-  const prefix = `${t.eventsSubjectPrefix}.`
-  return subject.startsWith(prefix) && subject.length > prefix.length ? subject.slice(prefix.length) : 'unknown'
+  for (const prefix of [`${t.eventsSubjectPrefix}.`, `${t.importSubjectPrefix}.`]) {
+    if (subject.startsWith(prefix) && subject.length > prefix.length) return subject.slice(prefix.length)
+  }
+  return 'unknown'
 }
 
 /** Publishes dead letters to EVENTS_DLQ and waits for JetStream to store every one. */
@@ -75,6 +88,7 @@ export async function publishDeadLetters(js: JetStreamClient, t: Topology, lette
       h.set(DLQ_HEADER.subject, letter.subject)
       h.set(DLQ_HEADER.streamSeq, String(letter.streamSeq))
       h.set(DLQ_HEADER.deliveryCount, String(letter.deliveryCount))
+      if (letter.rowIndex !== undefined) h.set(DLQ_HEADER.rowIndex, String(letter.rowIndex))
       // The id dedupes a re-publish after a crash between the commit and the ack.
       return js.publish(dlqSubject(t, sourceToken(t, letter.subject)), letter.payload, { msgID: `dead-letter:${ids[i]}`, headers: h })
     }),

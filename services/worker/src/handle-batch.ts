@@ -26,6 +26,8 @@ export interface BatchDeps {
   batchSize: number
   maxDeliver: number
   copyMode?: CopyMode
+  /** Leave rollup folds to other transactions (the live lane while an import runs; migration 0041). */
+  deferFold?: () => boolean
 }
 
 export type RetryCause = 'conflict' | 'unavailable'
@@ -64,6 +66,7 @@ export interface GroupResult {
 }
 
 const CONFLICT_RETRIES = 3
+const DEFER_FOLD = "SET LOCAL sluice.defer_fold = 'on'"
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -92,16 +95,44 @@ export function deliveryGroups(msgs: JsMsg[], batchSize: number, maxDeliver: num
 
 interface Prepared {
   rows: CopyBuffer
-  /** The messages behind rows[], and when each event was received (ms). */
+  /** Per row: the message it came from, its line in that message (multi-envelope messages), its bytes, when it was received (ms). */
   stored: JsMsg[]
+  line: (number | undefined)[]
+  bytes: Uint8Array[]
   receivedAt: number[]
   letters: { msg: JsMsg; letter: DeadLetter }[]
 }
 
-function prepare(msgs: JsMsg[], maxDeliver: number): Prepared {
+const NEWLINE = 0x0a
+
+/**
+ * A message's envelopes: the whole message, or each line of an import message (JSON
+ * text never holds a raw newline, so a newline can only separate envelopes).
+ */
+export function messageRows(data: Uint8Array): Uint8Array[] | undefined {
+  let end = data.indexOf(NEWLINE)
+  if (end < 0) return undefined
+  const rows: Uint8Array[] = []
+  let start = 0
+  while (end >= 0) {
+    rows.push(data.subarray(start, end))
+    start = end + 1
+    end = data.indexOf(NEWLINE, start)
+  }
+  if (start < data.length) rows.push(data.subarray(start))
+  return rows
+}
+
+/** Rows decoded between two turns of the event loop: a large import batch must not hold up a live one. */
+const ROWS_PER_TURN = 250
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+async function prepare(msgs: JsMsg[], maxDeliver: number): Promise<Prepared> {
   // Only the encoded row is kept: the parsed envelope dies young, which keeps the
   // garbage collector's work (a fifth of the worker's CPU) down.
-  const prepared: Prepared = { rows: new CopyBuffer(msgs.length * 600), stored: [], receivedAt: [], letters: [] }
+  const prepared: Prepared = { rows: new CopyBuffer(msgs.length * 600), stored: [], line: [], bytes: [], receivedAt: [], letters: [] }
+  let sinceTurn = 0
   for (const msg of msgs) {
     const deliveries = msg.info.deliveryCount
     if (deliveries > maxDeliver) {
@@ -111,14 +142,27 @@ function prepare(msgs: JsMsg[], maxDeliver: number): Prepared {
       prepared.letters.push({ msg, letter: deadLetterOf(msg, 'max_deliver', error) })
       continue
     }
-    const decoded = decode(msg.data)
-    if (!decoded.ok) {
-      prepared.letters.push({ msg, letter: deadLetterOf(msg, decoded.reason, decoded.error, decoded.envelope) })
-      continue
+    const lines = messageRows(msg.data)
+    const count = lines ? lines.length : 1
+    sinceTurn += count
+    if (sinceTurn > ROWS_PER_TURN) {
+      sinceTurn = count
+      await nextTurn()
     }
-    prepared.rows.push(copyRow(decoded.envelope, decoded.data))
-    prepared.stored.push(msg)
-    prepared.receivedAt.push(Date.parse(decoded.envelope.received_at))
+    for (let i = 0; i < count; i++) {
+      const bytes = lines ? lines[i]! : msg.data
+      const decoded = decode(bytes)
+      if (!decoded.ok) {
+        // One bad line of an import message is dead-lettered alone; its neighbours are stored.
+        prepared.letters.push({ msg, letter: deadLetterOf(msg, decoded.reason, decoded.error, decoded.envelope, lines ? { index: i, bytes } : undefined) })
+        continue
+      }
+      prepared.rows.push(copyRow(decoded.envelope, decoded.data))
+      prepared.stored.push(msg)
+      prepared.line.push(lines ? i : undefined)
+      prepared.bytes.push(bytes)
+      prepared.receivedAt.push(Date.parse(decoded.envelope.received_at))
+    }
   }
   return prepared
 }
@@ -131,7 +175,7 @@ function rejectionReason(err: Error): DeadLetterReason {
 /** Stores one group in one transaction; retries deadlocks and serialization failures in place. */
 export async function storeGroup(deps: BatchDeps, msgs: JsMsg[]): Promise<GroupResult> {
   const { pool, log, metrics, maxDeliver } = deps
-  const { rows, stored, receivedAt, letters: early } = prepare(msgs, maxDeliver)
+  const { rows, stored, line, bytes, receivedAt, letters: early } = await prepare(msgs, maxDeliver)
   const lastChance = msgs.every((m) => m.info.deliveryCount >= maxDeliver)
 
   const copyMode = deps.copyMode ?? defaultCopyMode
@@ -145,6 +189,7 @@ export async function storeGroup(deps: BatchDeps, msgs: JsMsg[]): Promise<GroupR
         await ensureStaging(client)
         await client.query('BEGIN')
         try {
+          if (deps.deferFold?.()) await client.query(DEFER_FOLD)
           const outcome =
             rows.count > 0
               ? await storeRows(client, rows, { direct, lastChance, onCopy: (s) => metrics.copyDuration.observe(s) })
@@ -153,8 +198,9 @@ export async function storeGroup(deps: BatchDeps, msgs: JsMsg[]): Promise<GroupR
           const letters = [...early]
           for (const [i, err] of rejected) {
             const msg = stored[i]!
-            const decoded = decode(msg.data)
-            letters.push({ msg, letter: deadLetterOf(msg, rejectionReason(err), describeError(err), decoded.envelope) })
+            const decoded = decode(bytes[i]!)
+            const at = line[i]
+            letters.push({ msg, letter: deadLetterOf(msg, rejectionReason(err), describeError(err), decoded.envelope, at === undefined ? undefined : { index: at, bytes: bytes[i]! }) })
           }
           const ids = await insertDeadLetters(
             client,
@@ -182,12 +228,19 @@ export async function storeGroup(deps: BatchDeps, msgs: JsMsg[]): Promise<GroupR
 
   const committedAt = Date.now()
   const { inserted, letters, ids, rejected } = committed
+  // A message is acked once: after the commit when all its rows are stored, after its
+  // dead letters are published when some are not.
+  const lettered = new Set(letters.map((l) => l.msg))
   let storedCount = 0
+  let previous: JsMsg | undefined
   for (let i = 0; i < stored.length; i++) {
     if (rejected.has(i)) continue
     storedCount++
     metrics.latency.observe((committedAt - receivedAt[i]!) / 1000)
-    stored[i]!.ack()
+    const msg = stored[i]!
+    // Rows of one message are adjacent.
+    if (msg !== previous && !lettered.has(msg)) msg.ack()
+    previous = msg
   }
   metrics.inserted.inc(inserted)
   metrics.duplicates.inc(storedCount - inserted)
@@ -201,15 +254,13 @@ export async function storeGroup(deps: BatchDeps, msgs: JsMsg[]): Promise<GroupR
         letters.map((l) => l.letter),
         ids,
       )
-      for (const { msg, letter } of letters) {
-        metrics.deadLettered.inc({ reason: letter.reason })
-        msg.ack()
-      }
-      log.warn({ deadLetters: letters.map(({ letter }, i) => ({ id: ids[i], reason: letter.reason, error: letter.error, subject: letter.subject, seq: letter.streamSeq })) }, 'messages dead-lettered')
+      for (const { letter } of letters) metrics.deadLettered.inc({ reason: letter.reason })
+      for (const msg of lettered) msg.ack()
+      log.warn({ deadLetters: letters.map(({ letter }, i) => ({ id: ids[i], reason: letter.reason, error: letter.error, subject: letter.subject, seq: letter.streamSeq, line: letter.rowIndex })) }, 'messages dead-lettered')
     } catch (err) {
       // Recorded in dead_letters already; redelivery publishes them again (same msgID).
       log.error({ err, count: letters.length }, 'could not publish dead letters to the DLQ stream; they will be redelivered')
-      const retry: Retry = { msgs: letters.map((l) => l.msg), cause: 'unavailable', error: err }
+      const retry: Retry = { msgs: [...lettered], cause: 'unavailable', error: err }
       return { inserted, duplicates: storedCount - inserted, deadLettered: 0, retry }
     }
   }

@@ -21,9 +21,15 @@ export interface PumpOptions {
   /** How long one pull request waits on the server for messages (≥ 1 s). */
   expiresMs: number
   log: Logger
+  /**
+   * Pull only while this says yes (the import lane's pump asks whether the live lane is
+   * idle); while it says no, asked again every GATE_POLL_MS.
+   */
+  gate?: () => boolean
 }
 
 const RETRY_PULL_MS = 1_000
+const GATE_POLL_MS = 5
 
 export class BatchPump {
   private held = 0
@@ -35,6 +41,7 @@ export class BatchPump {
   private waiter: ((batch: JsMsg[] | undefined) => void) | undefined
   private pulling = false
   private retryTimer: NodeJS.Timeout | undefined
+  private gateTimer: NodeJS.Timeout | undefined
   private stopped: { giveBack: (msgs: JsMsg[]) => void; returned: JsMsg[] } | undefined
   private readonly closeBatch = () => this.flush()
 
@@ -53,6 +60,11 @@ export class BatchPump {
     return new Promise((resolve) => (this.waiter = resolve))
   }
 
+  /** Messages wait on this pump: a batch formed and not yet taken, or a full batch's worth held. */
+  backedUp(): boolean {
+    return this.ready.length > 0 || this.held >= this.options.batchSize
+  }
+
   /** The caller is done with `n` messages (acked or naked): room for more. */
   release(n: number): void {
     this.held -= n
@@ -69,6 +81,7 @@ export class BatchPump {
     if (this.stopped) return
     this.stopped = { giveBack, returned: [] }
     clearTimeout(this.retryTimer)
+    clearTimeout(this.gateTimer)
     this.flush()
     this.returnSetAside()
     this.wake()
@@ -129,6 +142,13 @@ export class BatchPump {
     // Small requests cost a round trip each: wait for a useful amount of room, unless
     // nothing at all is requested.
     if (room <= 0 || (this.outstanding > 0 && room < this.options.batchSize / 4)) return
+    if (this.options.gate && !this.options.gate()) {
+      this.gateTimer ??= setTimeout(() => {
+        this.gateTimer = undefined
+        void this.pull()
+      }, GATE_POLL_MS)
+      return
+    }
     this.pulling = true
     this.outstanding += room
     let received = 0

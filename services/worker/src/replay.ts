@@ -28,10 +28,10 @@ export async function replayDeadLetters({ pool, js, topology, ids }: ReplayOptio
   const letters = await getDeadLetters(pool, ids)
   const found = new Set(letters.map((l) => l.id))
   const result: ReplayResult = { replayed: [], missing: ids.filter((id) => !found.has(id)) }
-  const prefix = `${topology.eventsSubjectPrefix}.`
+  const prefixes = [`${topology.eventsSubjectPrefix}.`, `${topology.importSubjectPrefix}.`]
   for (const letter of letters) {
-    // The original subject, unless it belongs to another namespace or is not an event's.
-    const subject = letter.subject.startsWith(prefix) ? letter.subject : eventSubject(topology, letter.source ?? 'unknown')
+    // The original subject (live or import lane), unless it belongs to another namespace or is not an event's.
+    const subject = prefixes.some((p) => letter.subject.startsWith(p)) ? letter.subject : eventSubject(topology, letter.source ?? 'unknown')
     const h = headers()
     h.set(REPLAY_HEADER, String(letter.id))
     // A new id per replay: the original message id may still be in JetStream's dedupe

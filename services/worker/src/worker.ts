@@ -8,6 +8,10 @@ import { probeStorage } from './store.js'
 /**
  * Glossary
  * - stream: the JetStream log of accepted events (EVENTS), one message per event.
+ * - lane: live events (EVENTS) and bulk imports (EVENTS_IMPORT, ~100 envelopes per
+ *   message, one per line) have a stream and consumer each; a worker runs this loop once
+ *   per lane and pulls imports only while its live loop is not backed up (live first),
+ *   and its live batches leave rollup folds to the import's while one runs.
  * - consumer: the durable cursor all worker replicas share; JetStream hands each
  *   message to one replica and redelivers it if that replica does not ack in time.
  * - batch: the messages stored in one transaction, acked only after it commits.
@@ -33,6 +37,8 @@ export interface WorkerOptions extends BatchDeps {
   retryDelayMaxMs: number
   /** How long a pull request waits on the server; a stopping worker waits for its open ones. */
   pullExpiresMs?: number
+  /** Pull only while this says yes: the import lane's worker pulls while the live one is idle. */
+  gate?: () => boolean
 }
 
 export interface StorageHealth {
@@ -47,6 +53,10 @@ export interface RunningWorker {
   done: Promise<void>
   /** False (with the last error) while batches cannot be stored and fetching is paused. */
   health(): StorageHealth
+  /** Messages wait to be stored: a batch formed and not yet taken, or a full batch's worth in hand. */
+  backedUp(): boolean
+  /** Stored (or tried to store) a batch within the last `ms`. */
+  busyWithin(ms: number): boolean
 }
 
 class Stopped extends Error {}
@@ -69,12 +79,13 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
-  const { consumer, pool, log, metrics, batchSize, batchMaxWaitMs, batchesInFlight, ackWaitMs, retryDelayMs, retryDelayMaxMs, pullExpiresMs = 2_000 } = options
+  const { consumer, pool, log, metrics, batchSize, batchMaxWaitMs, batchesInFlight, ackWaitMs, retryDelayMs, retryDelayMaxMs, pullExpiresMs = 2_000, gate } = options
   const stopController = new AbortController()
   const deps = { ...options, copyMode: new CopyMode() }
   let current: BatchPump | undefined
   let failing: { error: string; since: Date } | undefined
   let consecutiveFailures = 0
+  let lastBatchAt = -Infinity
 
   const delayFor = (attempt: number) => Math.min(retryDelayMaxMs, retryDelayMs * 2 ** Math.max(0, attempt))
 
@@ -94,6 +105,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   /** Stores a batch group by group; returns what must pause fetching, if anything. */
   async function runBatch(batch: JsMsg[]): Promise<Paused | undefined> {
     const started = performance.now()
+    lastBatchAt = started
     metrics.batchSize.observe(batch.length)
     // A batch held longer than the ack wait (a slow lock, a long retry) must not be
     // redelivered to another replica meanwhile.
@@ -196,7 +208,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
   const done = (async () => {
     while (!stopController.signal.aborted) {
-      current = new BatchPump(consumer, { batchSize, maxWaitMs: batchMaxWaitMs, maxHeld: batchSize * (batchesInFlight + 1), expiresMs: pullExpiresMs, log })
+      current = new BatchPump(consumer, { batchSize, maxWaitMs: batchMaxWaitMs, maxHeld: batchSize * (batchesInFlight + 1), expiresMs: pullExpiresMs, log, ...(gate ? { gate } : {}) })
       const failure = await drain(current)
       current = undefined
       if (stopController.signal.aborted) break
@@ -212,6 +224,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   return {
     done,
     health: () => (failing ? { storing: false, error: failing.error, since: failing.since } : { storing: true }),
+    backedUp: () => current?.backedUp() ?? false,
+    busyWithin: (ms) => performance.now() - lastBatchAt < ms,
     async stop() {
       stopController.abort()
       // The loop stores what was already fetched, then ends.

@@ -11,7 +11,7 @@ import { createPool, type Pool } from '@sluice/kit/pg'
 import { createTestDatabase, type TestDatabase } from '@sluice/testkit/database'
 import { machine, testLogger } from '@sluice/testkit/env'
 import { freePort, waitFor } from '@sluice/testkit/ports'
-import { deleteTopology, testTopology } from '@sluice/testkit/topology'
+import { deleteTopology, testStreamLimits, testTopology } from '@sluice/testkit/topology'
 import { workerMetrics, type WorkerMetrics } from '../src/metrics.js'
 import { startWorker, type RunningWorker, type WorkerOptions } from '../src/worker.js'
 
@@ -53,7 +53,7 @@ export async function workerHarness({ natsUrl = machine.natsUrl, databaseServer,
   const t = testTopology()
   const log = testLogger('worker')
   const nc = await connect({ servers: natsUrl })
-  const limits = loadConfig(jetstreamSchema, { env })
+  const limits = loadConfig(jetstreamSchema, { env: { ...testStreamLimits, ...env } })
   await setupJetStream(nc, t, limits, log)
   const js = jetstream(nc)
   const pool = createPool({ url: db.url, log, applicationName: 'worker-test' })

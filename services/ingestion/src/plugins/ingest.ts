@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { Registry } from 'prom-client'
 import type { Topology } from '@sluice/contracts/topology'
-import { JetStreamPublisher } from '../jetstream-publisher.js'
+import { JetStreamPublisher } from '@sluice/kit/jetstream-publisher'
 import { IngestionMetrics } from '../metrics.js'
 import { RateLimiter } from '../rate-limiter.js'
 import { WriteKeys } from '../write-keys.js'

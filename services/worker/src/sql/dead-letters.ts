@@ -2,9 +2,9 @@ import type { Pool, PoolClient } from '@sluice/kit/pg'
 import type { DeadLetter } from '../dead-letter.js'
 
 const INSERT = `
-INSERT INTO dead_letters (reason, error, subject, stream, stream_seq, published_at, delivery_count, source, event_id, payload)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::int[], $8::text[], $9::text[], $10::bytea[])
-ON CONFLICT (stream, stream_seq, published_at) DO UPDATE
+INSERT INTO dead_letters (reason, error, subject, stream, stream_seq, published_at, delivery_count, source, event_id, payload, row_index)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::int[], $8::text[], $9::text[], $10::bytea[], $11::int[])
+ON CONFLICT (stream, stream_seq, published_at, row_index) DO UPDATE
   SET delivery_count = GREATEST(dead_letters.delivery_count, EXCLUDED.delivery_count)
 RETURNING id`
 
@@ -25,6 +25,7 @@ export async function insertDeadLetters(client: PoolClient, letters: DeadLetter[
     letters.map((l) => clean(l.source)),
     letters.map((l) => clean(l.eventId)),
     letters.map((l) => Buffer.from(l.payload.buffer, l.payload.byteOffset, l.payload.byteLength)),
+    letters.map((l) => l.rowIndex ?? null),
   ])
   return rows.map((r) => Number(r.id))
 }
@@ -41,6 +42,7 @@ export interface DeadLetterRow {
   delivery_count: number
   source: string | null
   event_id: string | null
+  row_index: number | null
   bytes: number
   replayed_at: Date | null
   replay_count: number
@@ -51,7 +53,7 @@ export interface DeadLetterWithPayload extends DeadLetterRow {
 }
 
 const FIELDS = `id::int, dead_lettered_at, reason, error, subject, stream, stream_seq::bigint::float8 AS stream_seq, published_at,
-  delivery_count, source, event_id, octet_length(payload) AS bytes, replayed_at, replay_count`
+  delivery_count, source, event_id, row_index, octet_length(payload) AS bytes, replayed_at, replay_count`
 
 const LIST = `
 SELECT ${FIELDS} FROM dead_letters

@@ -28,21 +28,22 @@ export class PublishHeaders implements MsgHdrs {
   description = ''
 
   constructor(
-    private readonly msgId: string,
+    /** Undefined: no `Nats-Msg-Id` (JetStream does not dedupe the message). */
+    private readonly msgId: string | undefined,
     private readonly requestIdHeader: string,
     private readonly requestId: string,
   ) {}
 
   /** Called by the client when it writes the message (not part of the MsgHdrs interface). */
   encode(): Uint8Array {
-    return Buffer.from(`NATS/1.0\r\nNats-Msg-Id: ${this.msgId}\r\n${this.requestIdHeader}: ${this.requestId}\r\n\r\n`)
+    const id = this.msgId === undefined ? '' : `Nats-Msg-Id: ${this.msgId}\r\n`
+    return Buffer.from(`NATS/1.0\r\n${id}${this.requestIdHeader}: ${this.requestId}\r\n\r\n`)
   }
 
   private entries(): [string, string[]][] {
-    return [
-      ['Nats-Msg-Id', [this.msgId]],
-      [this.requestIdHeader, [this.requestId]],
-    ]
+    const entries: [string, string[]][] = [[this.requestIdHeader, [this.requestId]]]
+    if (this.msgId !== undefined) entries.unshift(['Nats-Msg-Id', [this.msgId]])
+    return entries
   }
 
   [Symbol.iterator]() {

@@ -1,9 +1,9 @@
 import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
-import type { Logger } from '@sluice/kit/logger'
+import type { Logger } from './logger.js'
 import { PublishHeaders, safeMsgId } from './publish-headers.js'
 
 /**
- * Publishes messages to JetStream and reports, per batch, when every one of them is
+ * Publishes messages to JetStream (ingestion's events, the importer's batches of them) and reports, per batch, when every one of them is
  * stored — or that the batch failed, so the caller answers 503 and no 202 is ever sent
  * for a message JetStream did not acknowledge.
  *
@@ -39,8 +39,8 @@ function ackError(text: string): string | undefined {
 
 export interface OutMessage {
   subject: string
-  /** Nats-Msg-Id: JetStream drops a message whose id it saw inside its dedupe window. */
-  msgId: string
+  /** Nats-Msg-Id: JetStream drops a message whose id it saw inside its dedupe window. None: no dedupe by JetStream. */
+  msgId?: string
   /** The envelope as UTF-8 JSON. */
   payload: Uint8Array
 }
@@ -209,7 +209,7 @@ export class JetStreamPublisher {
         const m = batch.messages[i]!
         const seq = batch.base + i
         try {
-          this.nc.publish(m.subject, m.payload, { reply: `${this.inbox}.${seq}`, headers: new PublishHeaders(safeMsgId(m.msgId), requestIdHeader, batch.requestId) })
+          this.nc.publish(m.subject, m.payload, { reply: `${this.inbox}.${seq}`, headers: new PublishHeaders(m.msgId === undefined ? undefined : safeMsgId(m.msgId), requestIdHeader, batch.requestId) })
         } catch (err) {
           this.fail(batch, `publish failed: ${(err as Error).message}`)
           break
