@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
+import { loadConfigOrExit } from '@sluice/kit/config'
 import { drive } from './drive.js'
 import { runBench } from './ingestion-bench.js'
 import { SCENARIOS, workload, type ScenarioName } from './workloads.js'
 
 /**
- * `npm run loadtest -- <publisher|single|sdk|mixed> [--url http://127.0.0.1:3001] [--duration s] [--connections n] [--rate events/s]`
+ * `npm run loadtest -- <publisher|single|sdk|mixed> [--url $INGESTION_URL, default http://127.0.0.1:3001] [--duration s] [--connections n] [--rate events/s]`
  *
  * Drives a running Sluice (`npm start`) with one scenario (workloads.ts) and prints a
  * line a second, then requests/s, events/s, HTTP latency and what the answers accepted.
@@ -20,10 +21,14 @@ import { SCENARIOS, workload, type ScenarioName } from './workloads.js'
  * stdout and loadtest/results/<scenario>-<time>.json.
  */
 
+const config = loadConfigOrExit({
+  ingestionUrl: { doc: 'The ingestion the load test drives (--url overrides it)', format: String, default: 'http://127.0.0.1:3001', env: 'INGESTION_URL' },
+})
+
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: {
-    url: { type: 'string', default: 'http://127.0.0.1:3001' },
+    url: { type: 'string', default: config.ingestionUrl },
     duration: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '3' },
     connections: { type: 'string' },
