@@ -15,7 +15,8 @@ export interface CpuSnapshot {
 
 const TICKS_PER_SECOND = 100
 
-async function processTicks(pid: number): Promise<number | undefined> {
+/** CPU clock ticks (1/100 s, user + system) a process has used, or undefined once it is gone. */
+export async function processTicks(pid: number): Promise<number | undefined> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')

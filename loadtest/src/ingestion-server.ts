@@ -20,7 +20,8 @@ export interface BenchServer {
   stop(): Promise<void>
 }
 
-async function natsPid(nats: PrivateNats): Promise<number> {
+/** The pid of a private nats-server (found by its storage directory). */
+export async function natsPid(nats: PrivateNats): Promise<number> {
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue
     const args = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0')

@@ -1,20 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
-import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import pg from 'pg'
-import { dedupeKey, ENVELOPE_COLUMNS, type Envelope } from '@sluice/contracts/envelope'
+import { dedupeKey, type Envelope } from '@sluice/contracts/envelope'
 import { eventSubject, topology } from '@sluice/contracts/topology'
 import { migrate } from '@sluice/db/migrate'
 import { childEnvironment, commonSchema, jetstreamSchema, loadConfig } from '@sluice/kit/config'
 import { setupJetStream } from '@sluice/kit/jetstream-setup'
 import { createLogger } from '@sluice/kit/logger'
-import { copyInto } from '@sluice/kit/pg'
 import { copyRow } from '@sluice/worker/copy-row'
 import { workerSchema } from '@sluice/worker/config'
+import { measureCeiling, type Ceiling } from './ceiling.js'
 import { coresUsed, cpuSnapshot, pidsNamed } from './cpu.js'
 import { envelopeGenerator } from './envelopes.js'
 
@@ -40,7 +39,6 @@ const config = loadConfig({
 })
 
 const log = createLogger({ service: 'bench', level: 'info' })
-const COLUMNS = ENVELOPE_COLUMNS.join(', ')
 const TEMPLATE = 'sluice_bench_template'
 const namespace = 'bench'
 const t = topology(namespace)
@@ -73,35 +71,12 @@ async function dropDatabase(name: string): Promise<void> {
   await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
 }
 
-/** Plain COPY of the rows into an empty copy of events (indexes, constraints, triggers). */
-async function measureCeiling(rows: string[][]): Promise<{ eventsPerSecond: number; seconds: number; bytesPerRow: number }> {
+/** Plain COPY of the rows into an empty copy of events (indexes, constraints, triggers), in a fresh database. */
+async function ceilingOf(rows: string[][]): Promise<Ceiling> {
   const name = 'sluice_bench_ceiling'
-  const client = new pg.Client({ connectionString: await freshDatabase(name) })
-  await client.connect()
   try {
-    await client.query('CREATE TABLE events_ceiling (LIKE events INCLUDING ALL)')
-    const { rows: triggers } = await client.query<{ name: string; def: string }>(
-      `SELECT tgname AS name, pg_get_triggerdef(oid) AS def FROM pg_trigger WHERE tgrelid = 'events'::regclass AND NOT tgisinternal`,
-    )
-    for (const trigger of triggers) {
-      const def = trigger.def
-        .replace(`TRIGGER ${trigger.name} `, `TRIGGER ${trigger.name}_ceiling `)
-        .replace(/ ON (public\.)?events /, ' ON events_ceiling ')
-      await client.query(def)
-    }
-    await client.query('CHECKPOINT').catch(() => undefined)
-    const started = performance.now()
-    for (const chunk of rows) {
-      await copyInto(client as unknown as pg.PoolClient, `COPY events_ceiling (${COLUMNS}) FROM STDIN`, Readable.from([chunk.join('')]))
-    }
-    const seconds = (performance.now() - started) / 1000
-    const { rows: size } = await client.query<{ bytes: string; n: string }>(
-      `SELECT pg_total_relation_size('events_ceiling') AS bytes, (SELECT count(*) FROM events_ceiling) AS n`,
-    )
-    const n = Number(size[0]!.n)
-    return { eventsPerSecond: Math.round(n / seconds), seconds: round(seconds), bytesPerRow: Math.round(Number(size[0]!.bytes) / n) }
+    return await measureCeiling(await freshDatabase(name), rows)
   } finally {
-    await client.end()
     await dropDatabase(name)
   }
 }
@@ -255,7 +230,7 @@ try {
   for (let i = 0; i < envelopes.length; i += config.batchSize) rows.push(envelopes.slice(i, i + config.batchSize).map((e) => copyRow(e)))
 
   const ceilings = []
-  for (let i = 0; i < config.ceilingRuns; i++) ceilings.push(await measureCeiling(rows))
+  for (let i = 0; i < config.ceilingRuns; i++) ceilings.push(await ceilingOf(rows))
   const ceiling = ceilings.reduce((a, b) => (b.eventsPerSecond > a.eventsPerSecond ? b : a))
   log.info(ceiling, 'ceiling: plain COPY into an empty copy of events')
 

@@ -138,12 +138,15 @@ export interface Post {
   valid: number
   duplicates: number
   corrupted: number
+  /** The corrupted events themselves (to tell them from the valid ones). */
+  broken: Set<PublisherEvent>
 }
 
 /** One publisher post: a JSON array of Facebook and TikTok events. */
 export function publisherPost(r: Random, { size, duplicateRate = 0.02, corrupted = 0, users }: PostOptions): Post {
   const events: PublisherEvent[] = []
   let duplicates = 0
+  const broken = new Set<PublisherEvent>()
   for (let i = 0; i < size - corrupted; i++) {
     if (events.length > 0 && r.chance(duplicateRate)) {
       events.push(events[r.int(0, events.length - 1)]!)
@@ -151,9 +154,11 @@ export function publisherPost(r: Random, { size, duplicateRate = 0.02, corrupted
     } else events.push(r.chance(0.5) ? facebookEvent(r, users) : tiktokEvent(r, users))
   }
   for (let i = 0; i < corrupted; i++) {
-    events.splice(r.int(0, events.length), 0, corruptedEvent(r, r.pick(CORRUPTION_KINDS), users))
+    const e = corruptedEvent(r, r.pick(CORRUPTION_KINDS), users)
+    broken.add(e)
+    events.splice(r.int(0, events.length), 0, e)
   }
-  return { events, valid: size - corrupted - duplicates, duplicates, corrupted }
+  return { events, valid: size - corrupted - duplicates, duplicates, corrupted, broken }
 }
 
 /** Posts as the publisher sends them: one in ten carries a corrupted event. */

@@ -1,19 +1,23 @@
 import { nativeEvent, seededRandom } from '../generators/native.js'
 import { publisherPost, type PublisherEvent } from '../generators/publisher.js'
-import { PLACEHOLDER, template, type Template } from '../templates.js'
+import { PLACEHOLDER, template, type Sample, type Template } from '../templates.js'
 
 /** The ingestion scenarios: what they send, and how many distinct bodies they cycle through. */
 
 /** One native event per request, each with an id no other request has. */
 export function singleEventTemplates(): Template[] {
   const r = seededRandom(1)
-  return Array.from({ length: 1_000 }, (_, i) => template(nativeEvent(r, `${PLACEHOLDER}-${i}`), 1))
+  return Array.from({ length: 1_000 }, (_, i) => {
+    const event = nativeEvent(r, `${PLACEHOLDER}-${i}`)
+    return template(event, 1, { valid: 1, samples: [{ source: event.source, suffix: `-${i}` }] })
+  })
 }
 
 /**
  * Publisher posts of 1,000–50,000 Facebook/TikTok events, ~2 % repeated inside a post,
  * one post in ten with a corrupted event. Ids get a per-request prefix, so posts never
- * repeat each other while repeats inside a post stay duplicates.
+ * repeat each other while repeats inside a post stay duplicates. Each post names the
+ * first, middle and last of its valid events as samples for POST → stored latency.
  */
 export function publisherTemplates(count = 20, sizes = { min: 1_000, max: 50_000 }): Template[] {
   const r = seededRandom(2)
@@ -27,7 +31,12 @@ export function publisherTemplates(count = 20, sizes = { min: 1_000, max: 50_000
       if (!p) prefixed.set(e, (p = e.eventId ? { ...e, eventId: `${PLACEHOLDER}-${e.eventId}` } : e))
       return p
     })
-    out.push(template(events, size))
+    const samples: Sample[] = []
+    for (const at of [0, Math.floor(post.events.length / 2), post.events.length - 1]) {
+      const e = post.events.slice(at).find((x) => !post.broken.has(x))
+      if (e && !samples.some((s) => s.suffix === `-${e.eventId}`)) samples.push({ source: e.source, suffix: `-${e.eventId}` })
+    }
+    out.push(template(events, size, { valid: post.valid, samples }))
   }
   return out
 }
