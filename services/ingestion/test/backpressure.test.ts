@@ -101,6 +101,9 @@ test('JetStream slow (server paused): 503 + Retry-After after PUBLISH_TIMEOUT_MS
     const before = await h.app.inject({ method: 'POST', url: '/v1/events', payload: nativeEvent() })
     assert.equal(before.statusCode, 202, before.body)
     process.kill(pid, 'SIGSTOP')
+    // A stop signal takes effect when the kernel next schedules the process: on a busy
+    // machine that is not at once, and a request sent meanwhile is still answered.
+    await waitFor(async () => (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.startsWith('T') === true, { timeoutMs: 5_000, what: 'nats-server stopped' })
     const slow = nativeEvent()
     const t0 = performance.now()
     const res = await h.app.inject({ method: 'POST', url: '/v1/events', payload: slow })
