@@ -252,6 +252,23 @@ async function backlog(nc: NatsConnection, t: Topology): Promise<number> {
   }
 }
 
+/** Resolves once the stream is empty and `count(*)` has not moved for 1.5 s. */
+async function settled(db: pg.Client, nc: NatsConnection, t: Topology, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let last = -1
+  let since = Date.now()
+  for (;;) {
+    const n = await count(db, 'SELECT count(*) AS n FROM events')
+    const b = await backlog(nc, t)
+    if (n !== last || b !== 0) {
+      last = n
+      since = Date.now()
+    } else if (Date.now() - since >= 1_500) return
+    if (Date.now() > deadline) throw new Error(`events still arriving ${timeoutMs / 1000} s after the drive (backlog ${b})`)
+    await new Promise((r) => setTimeout(r, 250))
+  }
+}
+
 async function count(c: pg.Client, sql: string, params: unknown[] = []): Promise<number> {
   const { rows } = await c.query<{ n: string }>(sql, params)
   return Number(rows[0]?.n ?? 0)
@@ -414,12 +431,18 @@ async function runPass(sluice: Sluice, nc: NatsConnection, pass: Pass, workers: 
     const pgAfter = await backendPids(db, own)
     const seconds = (drainedAt - result.startedAt) / 1000
 
+    // A post cut off when the time was up may still be publishing its last slices after the
+    // stream first looked empty: wait until nothing more arrives, then read every count in
+    // one snapshot, so the total and the counts per prefix agree.
+    await settled(db, nc, sluice.topology)
+    await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ')
     const countAfter = await count(db, 'SELECT count(*) AS n FROM events')
     const lettersAfter = await count(db, 'SELECT count(*) AS n FROM dead_letters')
     const { rows: byPrefix } = await db.query<{ p: string; n: string }>(
       `SELECT split_part(event_id, '-', 1) AS p, count(*) AS n FROM events WHERE stored_at >= $1 GROUP BY 1`,
       [passStart],
     )
+    await db.query('COMMIT')
     const a = audit({
       requests: result.records,
       storedByPrefix: new Map(byPrefix.map((r) => [r.p, Number(r.n)])),
