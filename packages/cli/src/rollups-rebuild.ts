@@ -26,6 +26,7 @@ export async function rebuildRollups(databaseUrl: string, log: Logger): Promise<
   try {
     log.info('waiting for the fold lock')
     await client.query('SELECT pg_advisory_lock(rollups_lock_key())')
+    let events: number
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ')
       try {
@@ -34,9 +35,7 @@ export async function rebuildRollups(databaseUrl: string, log: Logger): Promise<
         log.info('recomputing every rollup from events')
         const { rows } = await client.query<{ events: string }>('SELECT rollups_rebuild() AS events')
         await client.query('COMMIT')
-        const result = { events: Number(rows[0]!.events), ms: Math.round(performance.now() - started) }
-        log.info(result, 'rollups rebuilt')
-        return result
+        events = Number(rows[0]!.events)
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined)
         throw err
@@ -44,6 +43,19 @@ export async function rebuildRollups(databaseUrl: string, log: Logger): Promise<
     } finally {
       await client.query('SELECT pg_advisory_unlock(rollups_lock_key())').catch(() => undefined)
     }
+    // The rebuild replaced every rollup row: half of each table is now dead tuples and the
+    // planner's statistics describe the old rows. Reads slow down by up to 2× until a
+    // vacuum runs (at once here, rather than whenever autovacuum, if it is on, gets to it).
+    log.info('vacuuming and analysing the rollup tables')
+    const { rows: tables } = await client.query<{ name: string }>(
+      `SELECT quote_ident(relname) AS name FROM pg_stat_user_tables
+        WHERE schemaname = current_schema() AND (relname LIKE 'rollup\\_%' OR relname LIKE 'mp\\_%' OR relname = 'user_keys')`,
+    )
+    await client.query('SET statement_timeout = 0')
+    if (tables.length > 0) await client.query(`VACUUM (ANALYZE) ${tables.map((t) => t.name).join(', ')}`)
+    const result = { events, ms: Math.round(performance.now() - started) }
+    log.info(result, 'rollups rebuilt')
+    return result
   } finally {
     await client.end().catch(() => undefined)
   }

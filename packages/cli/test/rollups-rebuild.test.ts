@@ -95,6 +95,11 @@ test('a rebuild reproduces the rollups the trigger maintained', async () => {
   const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM events')
   assert.equal(result.events, Number(rows[0]!.n))
   assert.deepEqual(await snapshot(), maintained)
+  // The rewritten rollup tables are vacuumed and analysed, not left half dead tuples.
+  const { rows: unvacuumed } = await client.query<{ relname: string }>(
+    `SELECT relname FROM pg_stat_user_tables WHERE relname IN ('rollup_events', 'rollup_users_daily', 'mp_jobs', 'user_keys') AND (last_vacuum IS NULL OR last_analyze IS NULL)`,
+  )
+  assert.deepEqual(unvacuumed, [])
 })
 
 test('a rebuild repairs damaged rollups', async () => {
