@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import pg from 'pg'
+import { databaseOn, withAdmin } from './bench-databases.js'
 import { to as copyTo } from 'pg-copy-streams'
 import { ENVELOPE_COLUMNS } from '@sluice/contracts/envelope'
 import { topology, type Topology } from '@sluice/contracts/topology'
@@ -89,21 +90,8 @@ function parsePass(spec: string): Pass {
 }
 const passes = (values.pass ?? ['publisher:60', 'publisher:30:10000', 'single:30']).map(parsePass)
 
-function dbUrl(name: string): string {
-  const u = new URL(config.databaseUrl)
-  u.pathname = `/${name}`
-  return u.toString()
-}
-
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: dbUrl('postgres') })
-  await c.connect()
-  try {
-    return await fn(c)
-  } finally {
-    await c.end()
-  }
-}
+const dbUrl = (name: string) => databaseOn(config.databaseUrl, name)
+const admin = <T>(fn: (c: pg.Client) => Promise<T>) => withAdmin(config.databaseUrl, fn)
 
 async function runSql(url: string): Promise<void> {
   if (!values.sql) return

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import pg from 'pg'
+import { databaseOn, withAdmin } from './bench-databases.js'
 import { topology } from '@sluice/contracts/topology'
 import { migrate } from '@sluice/db/migrate'
 import { childEnvironment, commonSchema, jetstreamSchema, loadConfig } from '@sluice/kit/config'
@@ -37,16 +38,9 @@ const t = topology(namespace)
 const DB = 'sluice_bench_import'
 const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url))
 
-function dbUrl(name: string): string {
-  const u = new URL(config.databaseUrl)
-  u.pathname = `/${name}`
-  return u.toString()
-}
-
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: dbUrl('postgres') })
-  await c.connect()
-  await c.query(sql).finally(() => c.end())
+const dbUrl = (name: string) => databaseOn(config.databaseUrl, name)
+const admin = async (sql: string): Promise<void> => {
+  await withAdmin(config.databaseUrl, (c) => c.query(sql))
 }
 
 async function deleteStreams(nc: NatsConnection): Promise<void> {

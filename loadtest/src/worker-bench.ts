@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import pg from 'pg'
+import { databaseOn, withAdmin } from './bench-databases.js'
 import { dedupeKey, type Envelope } from '@sluice/contracts/envelope'
 import { eventSubject, topology } from '@sluice/contracts/topology'
 import { migrate } from '@sluice/db/migrate'
@@ -43,21 +44,8 @@ const TEMPLATE = 'sluice_bench_template'
 const namespace = 'bench'
 const t = topology(namespace)
 
-function dbUrl(name: string): string {
-  const u = new URL(config.databaseUrl)
-  u.pathname = `/${name}`
-  return u.toString()
-}
-
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: dbUrl('postgres') })
-  await c.connect()
-  try {
-    return await fn(c)
-  } finally {
-    await c.end()
-  }
-}
+const dbUrl = (name: string) => databaseOn(config.databaseUrl, name)
+const admin = <T>(fn: (c: pg.Client) => Promise<T>) => withAdmin(config.databaseUrl, fn)
 
 async function freshDatabase(name: string): Promise<string> {
   await admin(async (c) => {
