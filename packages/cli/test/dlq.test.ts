@@ -39,6 +39,7 @@ test('dlq list/show/replay: events a bad constraint rejected are replayed once i
     log,
     metrics: workerMetrics(createRegistry('worker', { defaults: false })),
     batchSize: 500,
+    batchMaxBytes: 4 * 1024 * 1024,
     batchMaxWaitMs: 20,
     batchesInFlight: 2,
     ackWaitMs: limits.ackWaitMs,

@@ -73,6 +73,7 @@ export default async function ingestionApp(app: FastifyInstance, { config, topol
     limits: {
       maxEventsPerRequest: config.maxEventsPerRequest,
       maxEventBytes: config.maxEventBytes,
+      packEvents: config.publishPackEvents,
       maxPropertyDepth: config.maxPropertyDepth,
       bodyLimitBytes: config.bodyLimitBytes,
     },

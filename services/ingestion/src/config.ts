@@ -17,6 +17,12 @@ export const ingestionSchema = {
     default: 4_096,
     env: 'PUBLISH_MAX_IN_FLIGHT',
   },
+  publishPackEvents: {
+    doc: 'Requests of at least this many events are published in messages of up to this many events (one JetStream message per event otherwise): far less work for JetStream per event. 1 = one message per event always. A re-sent request is still recognised by JetStream; one event of a pack re-sent in another request is dropped by the database instead, and counted as accepted',
+    format: 'positive-int',
+    default: 64,
+    env: 'PUBLISH_PACK_EVENTS',
+  },
   bodyLimitBytes: {
     doc: 'Largest request body, counted after gzip decompression; a 50,000-event publisher array is about 25 MB',
     format: 'positive-int',

@@ -15,7 +15,7 @@ export interface Ingest {
   metrics: IngestionMetrics
   keys: WriteKeys
   limiter: RateLimiter
-  limits: { maxEventsPerRequest: number; maxEventBytes: number; maxPropertyDepth: number; bodyLimitBytes: number }
+  limits: { maxEventsPerRequest: number; maxEventBytes: number; maxPropertyDepth: number; bodyLimitBytes: number; packEvents: number }
   retryAfterSeconds: number
 }
 
@@ -133,22 +133,31 @@ export async function publishPrepared(ingest: Ingest, route: string, request: Fa
     const outcome = await ingest.publisher.publish(prepared.messages, request.id)
     stop()
     // Counted per source first: one label lookup per source, not per event.
-    const { sources } = prepared
+    const { sources, counts: sizes } = prepared
     const counts = new Map<string, [accepted: number, duplicates: number]>()
+    let accepted = 0
+    let duplicates = 0
     for (let i = 0; i < sources.length; i++) {
       let c = counts.get(sources[i]!)
       if (!c) counts.set(sources[i]!, (c = [0, 0]))
-      c[outcome.duplicate[i] ? 1 : 0] += 1
+      const events = sizes[i]!
+      if (outcome.duplicate[i]) {
+        c[1] += events
+        duplicates += events
+      } else {
+        c[0] += events
+        accepted += events
+      }
     }
-    for (const [source, [accepted, duplicates]] of counts) {
-      if (accepted) tally.add(metrics.sourceLabel(source), 'accepted', '', accepted)
-      if (duplicates) tally.add(metrics.sourceLabel(source), 'duplicate', '', duplicates)
+    for (const [source, [a, d]] of counts) {
+      if (a) tally.add(metrics.sourceLabel(source), 'accepted', '', a)
+      if (d) tally.add(metrics.sourceLabel(source), 'duplicate', '', d)
     }
-    return { accepted: sources.length - outcome.duplicates, duplicates: outcome.duplicates + prepared.repeats.length }
+    return { accepted, duplicates: duplicates + prepared.repeats.length }
   } catch (err) {
     if (!(err instanceof PublishUnavailable)) throw err
-    for (const s of prepared.sources) tally.add(metrics.sourceLabel(s), 'unavailable')
-    request.log.warn({ reason: err.message, events: prepared.messages.length }, 'publish failed; answering 503')
+    prepared.sources.forEach((s, i) => tally.add(metrics.sourceLabel(s), 'unavailable', '', prepared.counts[i]))
+    request.log.warn({ reason: err.message, messages: prepared.messages.length }, 'publish failed; answering 503')
     throw new Unavailable(ingest.retryAfterSeconds, err.message)
   } finally {
     metrics.countEvents(route, tally)
@@ -178,9 +187,16 @@ export async function ingestItems(
   items: readonly unknown[],
   map: (item: unknown, index: number) => Mapped,
   eventIdOf: (item: unknown) => string | null,
-  options: Omit<PrepareOptions, 'topology' | 'maxDepth' | 'maxEventBytes'>,
+  options: Omit<PrepareOptions, 'topology' | 'maxDepth' | 'maxEventBytes' | 'packEvents' | 'requestEvents'>,
 ): Promise<Ingested> {
-  const prepareOptions: PrepareOptions = { ...options, topology: ingest.topology, maxDepth: ingest.limits.maxPropertyDepth, maxEventBytes: ingest.limits.maxEventBytes }
+  const prepareOptions: PrepareOptions = {
+    ...options,
+    topology: ingest.topology,
+    maxDepth: ingest.limits.maxPropertyDepth,
+    maxEventBytes: ingest.limits.maxEventBytes,
+    packEvents: ingest.limits.packEvents,
+    requestEvents: items.length,
+  }
   const state = prepareState()
   const slices: Promise<Published>[] = []
   const rejected: Rejection[] = []

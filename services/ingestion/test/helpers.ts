@@ -14,6 +14,8 @@ import { buildIngestion } from '../src/app.js'
 export interface StoredMessage {
   envelope: Envelope
   headers: Record<string, string>
+  /** Sequence of the JetStream message that holds the event (a pack holds several). */
+  seq: number
 }
 
 export interface IngestionHarness {
@@ -22,7 +24,7 @@ export interface IngestionHarness {
   topology: Topology
   /** Messages now in the test's EVENTS stream. */
   streamMessages(): Promise<number>
-  /** Every message in the test's EVENTS stream, oldest first. */
+  /** Every event in the test's EVENTS stream (each line of a pack), oldest first. */
   stored(): Promise<StoredMessage[]>
   /** Listens on a free loopback port; returns the base URL. */
   listen(): Promise<string>
@@ -58,7 +60,7 @@ export async function ingestionHarness({ env = {}, natsUrl = machine.natsUrl, lo
         if (!m) continue
         const headers: Record<string, string> = {}
         for (const [k, v] of m.header ?? []) headers[k] = v[0] ?? ''
-        out.push({ envelope: m.json<Envelope>(), headers })
+        for (const line of m.string().split('\n')) out.push({ envelope: JSON.parse(line) as Envelope, headers, seq })
       }
       return out
     },

@@ -62,3 +62,42 @@ test('a gzip-encoded 20,000-event post is accepted', async () => {
   assert.equal(res.statusCode, 202)
   assert.equal(res.json<Answer>().accepted, 20_000)
 })
+
+test('a large post travels in packs of PUBLISH_PACK_EVENTS events per source; a small request, one message per event', async () => {
+  const post = publisherPost(seededRandom(21), { size: 2_500, duplicateRate: 0 })
+  const before = await h.streamMessages()
+  const res = await h.app.inject({ method: 'POST', url: '/v1/events', payload: post.events })
+  assert.equal(res.json<Answer>().accepted, 2_500)
+  const stored = (await h.stored()).slice(-2_500)
+  const messages = new Map<number, typeof stored>()
+  for (const m of stored) messages.set(m.seq, [...(messages.get(m.seq) ?? []), m])
+  assert.equal(await h.streamMessages(), before + messages.size)
+  // 64 per pack (the default), cut at the slices of 1,000 events prepared at a time, per source.
+  assert.ok(messages.size >= Math.ceil(2_500 / 64) && messages.size <= Math.ceil(2_500 / 64) + 6 * 2, `${messages.size} messages`)
+  for (const pack of messages.values()) {
+    assert.ok(pack.length <= 64)
+    assert.equal(new Set(pack.map((m) => m.envelope.source)).size, 1, 'a pack holds one source (one subject)')
+    assert.match(pack[0]!.headers['Nats-Msg-Id']!, pack.length > 1 ? /^pack:[\w-]{43}$/ : /^(facebook|tiktok):/)
+  }
+  assert.deepEqual(
+    stored.map((m) => m.envelope.event_id).sort(),
+    post.events.map((e) => e.eventId).sort(),
+    'every event once, in some pack',
+  )
+
+  const small = publisherPost(seededRandom(22), { size: 63, duplicateRate: 0 })
+  const count = await h.streamMessages()
+  assert.equal((await h.app.inject({ method: 'POST', url: '/v1/events', payload: small.events })).json<Answer>().accepted, 63)
+  assert.equal(await h.streamMessages(), count + 63, 'below PUBLISH_PACK_EVENTS, one message per event (JetStream dedupes each)')
+})
+
+test('PUBLISH_PACK_EVENTS=1 publishes one message per event whatever the request size', async () => {
+  const own = await ingestionHarness({ env: { PUBLISH_PACK_EVENTS: '1' } })
+  try {
+    const post = publisherPost(seededRandom(23), { size: 500, duplicateRate: 0 })
+    assert.equal((await own.app.inject({ method: 'POST', url: '/v1/events', payload: post.events })).json<Answer>().accepted, 500)
+    assert.equal(await own.streamMessages(), 500)
+  } finally {
+    await own.close()
+  }
+})

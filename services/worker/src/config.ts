@@ -10,6 +10,12 @@ export const workerSchema = {
     default: 5_000,
     env: 'BATCH_SIZE',
   },
+  batchMaxBytes: {
+    doc: 'Most bytes of messages stored in one transaction (a message holds one event, or a pack of them from a large request or an import): with ~600-byte events, 4 MiB is ~7,000 events',
+    format: 'positive-int',
+    default: 4 * 1024 * 1024,
+    env: 'BATCH_MAX_BYTES',
+  },
   batchMaxWaitMs: {
     doc: 'Longest a message waits for its batch to fill before the batch is stored anyway',
     format: 'positive-int',

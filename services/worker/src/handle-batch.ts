@@ -176,6 +176,7 @@ function rejectionReason(err: Error): DeadLetterReason {
 export async function storeGroup(deps: BatchDeps, msgs: JsMsg[]): Promise<GroupResult> {
   const { pool, log, metrics, maxDeliver } = deps
   const { rows, stored, line, bytes, receivedAt, letters: early } = await prepare(msgs, maxDeliver)
+  metrics.batchSize.observe(rows.count + early.length)
   const lastChance = msgs.every((m) => m.info.deliveryCount >= maxDeliver)
 
   const copyMode = deps.copyMode ?? defaultCopyMode

@@ -10,7 +10,7 @@ export function workerMetrics(registry: Registry) {
     deadLettered: new Counter({ name: 'sluice_worker_dead_letters_total', help: 'Messages dead-lettered, by reason', labelNames: ['reason'] as const, registers }),
     naks: new Counter({ name: 'sluice_worker_naks_total', help: 'Messages handed back for redelivery, by cause', labelNames: ['cause'] as const, registers }),
     batchFailures: new Counter({ name: 'sluice_worker_batch_failures_total', help: 'Batch attempts that did not commit, by cause', labelNames: ['cause'] as const, registers }),
-    batchSize: new Histogram({ name: 'sluice_worker_batch_size', help: 'Messages per batch', buckets: [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000], registers }),
+    batchSize: new Histogram({ name: 'sluice_worker_batch_size', help: 'Events per batch (a message holds one event or a pack of them)', buckets: [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000], registers }),
     batchDuration: new Histogram({
       name: 'sluice_worker_batch_duration_seconds',
       help: 'From a batch closing to its messages being acked',

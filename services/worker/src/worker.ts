@@ -7,7 +7,8 @@ import { probeStorage } from './store.js'
 
 /**
  * Glossary
- * - stream: the JetStream log of accepted events (EVENTS), one message per event.
+ * - stream: the JetStream log of accepted events (EVENTS): one message per event, or
+ *   one per pack of up to PUBLISH_PACK_EVENTS events (one per line) for large requests.
  * - lane: live events (EVENTS) and bulk imports (EVENTS_IMPORT, ~100 envelopes per
  *   message, one per line) have a stream and consumer each; a worker runs this loop once
  *   per lane and pulls imports only while its live loop is not backed up (live first),
@@ -30,6 +31,8 @@ import { probeStorage } from './store.js'
 
 export interface WorkerOptions extends BatchDeps {
   consumer: Consumer
+  /** A batch closes at `batchSize` messages or this many bytes of them, whichever comes first. */
+  batchMaxBytes: number
   batchMaxWaitMs: number
   batchesInFlight: number
   ackWaitMs: number
@@ -79,7 +82,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
-  const { consumer, pool, log, metrics, batchSize, batchMaxWaitMs, batchesInFlight, ackWaitMs, retryDelayMs, retryDelayMaxMs, pullExpiresMs = 2_000, gate } = options
+  const { consumer, pool, log, metrics, batchSize, batchMaxBytes, batchMaxWaitMs, batchesInFlight, ackWaitMs, retryDelayMs, retryDelayMaxMs, pullExpiresMs = 2_000, gate } = options
   const stopController = new AbortController()
   const deps = { ...options, copyMode: new CopyMode() }
   let current: BatchPump | undefined
@@ -106,7 +109,6 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   async function runBatch(batch: JsMsg[]): Promise<Paused | undefined> {
     const started = performance.now()
     lastBatchAt = started
-    metrics.batchSize.observe(batch.length)
     // A batch held longer than the ack wait (a slow lock, a long retry) must not be
     // redelivered to another replica meanwhile.
     const heartbeat = setInterval(() => {
@@ -163,7 +165,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       if (failed) {
         // Fetched before the pause took effect: hand back without trying.
         pump.setAside(batch)
-        pump.release(batch.length)
+        pump.release(batch)
         continue
       }
       const task: Promise<void> = runBatch(batch).then((paused) => {
@@ -175,7 +177,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
           }
           pump.setAside(paused.msgs)
         }
-        pump.release(batch.length)
+        pump.release(batch)
       })
       inFlight.add(task)
       void task.finally(() => inFlight.delete(task))
@@ -208,7 +210,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
   const done = (async () => {
     while (!stopController.signal.aborted) {
-      current = new BatchPump(consumer, { batchSize, maxWaitMs: batchMaxWaitMs, maxHeld: batchSize * (batchesInFlight + 1), expiresMs: pullExpiresMs, log, ...(gate ? { gate } : {}) })
+      current = new BatchPump(consumer, {
+        batchSize,
+        batchBytes: batchMaxBytes,
+        maxWaitMs: batchMaxWaitMs,
+        maxHeld: batchSize * (batchesInFlight + 1),
+        maxHeldBytes: batchMaxBytes * (batchesInFlight + 1),
+        expiresMs: pullExpiresMs, log, ...(gate ? { gate } : {}) })
       const failure = await drain(current)
       current = undefined
       if (stopController.signal.aborted) break

@@ -101,13 +101,14 @@ export default async function amplitudeRoutes(app: FastifyInstance): Promise<voi
       maxEventBytes: ingest.limits.maxEventBytes,
       suspectStrings: request.bodyInfo?.suspectStrings ?? true,
       key: undefined,
+      packEvents: ingest.limits.packEvents,
     })
     // Problems found outside Amplitude's own checks are reported under the event's key they concern.
     for (const r of prepared.rejected) {
       if (r.reason !== 'schema') addProblem(problems.events_with_invalid_fields, r.errors[0]?.path.split('/')[1] || 'event', r.index)
     }
     if (hasProblems(problems)) {
-      await publishPrepared(ingest, route, request, { ...prepared, messages: [], sources: [], repeats: [] })
+      await publishPrepared(ingest, route, request, { ...prepared, messages: [], sources: [], counts: [], repeats: [] })
       const body400: Record<string, unknown> = { ...problems }
       for (const k of Object.keys(problems) as (keyof typeof problems)[]) if (Object.keys(problems[k]).length === 0) delete body400[k]
       throw new HttpProblem(400, { detail: 'Invalid field values on some events', extra: { amplitude: body400 } })
