@@ -4,13 +4,17 @@ import { randomUUID } from 'node:crypto'
  * Clients as a careful SDK behaves: each sends batches of events with ids of its own,
  * and when it gets no answer (connection refused or reset, timeout) or a 503/429 it
  * sends the same batch again, with the same ids, until it gets a 202. A few batches are
- * sent twice on purpose, as a client whose answer was lost would.
+ * sent twice on purpose, as a client whose answer was lost would. Half the clients send
+ * batches large enough for ingestion to publish them as packs of events
+ * (PUBLISH_PACK_EVENTS, 64), the other half small ones (one JetStream message per event).
  */
 
 export interface LoadOptions {
   baseUrl: string
   clients?: number
   batchSize?: number
+  /** Events per batch of the odd-numbered clients: packed by ingestion. */
+  largeBatchSize?: number
   /** How long clients keep starting new batches (at least). */
   durationMs: number
   /** Clients also keep going until this settles (the fault is over), plus `tailMs`. */
@@ -50,7 +54,7 @@ function nativeBatch(size: number, client: number): { ids: string[]; body: strin
   return { ids: events.map((e) => e.eventId), body: JSON.stringify(events) }
 }
 
-export async function runLoad({ baseUrl, clients = 6, batchSize = 25, durationMs, until, tailMs = 1_000, pauseMs = 20, resendShare = 0.05, giveUpMs = 90_000 }: LoadOptions): Promise<LoadResult> {
+export async function runLoad({ baseUrl, clients = 6, batchSize = 25, largeBatchSize = 150, durationMs, until, tailMs = 1_000, pauseMs = 20, resendShare = 0.05, giveUpMs = 90_000 }: LoadOptions): Promise<LoadResult> {
   const result: LoadResult = { accepted: new Set(), sent: 0, answeredDuplicate: 0, outcomes: new Map(), retriedBatches: 0 }
   const count = (key: string) => result.outcomes.set(key, (result.outcomes.get(key) ?? 0) + 1)
   const minimumEnd = Date.now() + durationMs
@@ -87,7 +91,7 @@ export async function runLoad({ baseUrl, clients = 6, batchSize = 25, durationMs
   await Promise.all(
     Array.from({ length: clients }, async (_, client) => {
       while (going()) {
-        const { ids, body } = nativeBatch(batchSize, client)
+        const { ids, body } = nativeBatch(client % 2 === 1 ? largeBatchSize : batchSize, client)
         const first = await send(body, ids.length)
         if (first.accepted + first.duplicates !== ids.length) throw new Error(`a valid batch was partly rejected: ${JSON.stringify(first)}`)
         result.answeredDuplicate += first.duplicates
