@@ -64,7 +64,7 @@ async function usersPerBucket(pool: Pool, range: Range, interval: Interval, even
     wholeFrom >= wholeTo
       ? Promise.resolve([])
       : byType
-        ? usersByDayOfType(pool, new Date(wholeFrom), new Date(wholeTo), range.source, eventType!)
+        ? usersByDayOfType(pool, new Date(wholeFrom), new Date(wholeTo), range.source, eventType)
         : (interval === 'day' ? usersByDay : usersByHour)(pool, new Date(wholeFrom), new Date(wholeTo), range.source)
   const cut = partial.map(async (p) => {
     if (byType) {
