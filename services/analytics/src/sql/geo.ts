@@ -1,5 +1,5 @@
 import type { Pool } from '@sluice/kit/pg'
-import { splitParams, type Split } from '../range.js'
+import { DAY_MS, splitParams, type Split } from '../range.js'
 
 export interface GeoCountRow {
   country: string
@@ -40,10 +40,10 @@ export interface GeoUsersRow {
 }
 
 // $1 from, $2 d1, $3 d2, $4 to, $5 source or null, $6 by city, $7 and $8 the chunks
-// [$7, $8) to count. Distinct users per place: day bitmaps of [$2, $3) (of the source, or
-// '*' for all) ORed chunk by chunk, pending users of those days, and users of the partial
-// days [$1, $2) and [$3, $4) from events (src/sql/users.ts). Users without a key (in no
-// chunk) are counted with the chunks from 0.
+// [$7, $8) to count, $9 whether to count users without a key (in no chunk). Distinct users
+// per place: day bitmaps of [$2, $3) (of the source, or '*' for all) ORed chunk by chunk,
+// pending users of those days, and users of the partial days [$1, $2) and [$3, $4) from
+// events (src/sql/users.ts).
 const GEO_USERS = `
 WITH ids AS (
   SELECT p.country, CASE WHEN $6 THEN p.city ELSE '' END AS city, u.user_id
@@ -58,7 +58,7 @@ WITH ids AS (
 ),
 unkeyed AS (
   SELECT country, city, count(*) AS users FROM ids i
-  WHERE $7 = 0 AND NOT EXISTS (SELECT 1 FROM user_keys k WHERE k.user_id = i.user_id)
+  WHERE $9 AND NOT EXISTS (SELECT 1 FROM user_keys k WHERE k.user_id = i.user_id)
   GROUP BY 1, 2
 ),
 parts AS (
@@ -85,11 +85,19 @@ FROM counted c FULL JOIN unkeyed u ON u.country = c.country AND u.city = c.city`
  * half of it, so both cores share one request.
  */
 export async function geoUsers(pool: Pool, split: Split, source: string | null, byCity: boolean): Promise<GeoUsersRow[]> {
-  const { rows: blocks } = await pool.query<{ last: number }>('SELECT coalesce(max(block), 0) AS last FROM user_key_blocks')
-  const middle = Math.ceil((blocks[0]!.last + 1) / 2)
+  // Where to cut: the median chunk of the range's last whole day (chunks differ a lot in
+  // rows: old keys are the busy users), else the middle of the keys handed out. Any cut
+  // gives the same answer; this one splits the work about evenly.
+  const day = split.d1.getTime() < split.d2.getTime() ? new Date(split.d2.getTime() - DAY_MS) : null
+  const { rows: cut } = await pool.query<{ middle: number }>(
+    `SELECT coalesce((SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY chunk) FROM rollup_place_users_daily WHERE bucket = $1 AND source = coalesce($2, '*')),
+                     (SELECT (max(block) + 1) / 2 FROM user_key_blocks), 0) AS middle`,
+    [day, source],
+  )
+  const middle = cut[0]!.middle
   const halves = await Promise.all(
-    [[0, middle], [middle, 2 ** 31 - 1]].map(async ([lo, hi]) =>
-      (await pool.query<GeoUsersRow>(GEO_USERS, [split.from, split.d1, split.d2, split.to, source, byCity, lo, hi])).rows,
+    [[0, middle, true], [middle, 2 ** 31 - 1, false]].map(async ([lo, hi, unkeyed]) =>
+      (await pool.query<GeoUsersRow>(GEO_USERS, [split.from, split.d1, split.d2, split.to, source, byCity, lo, hi, unkeyed])).rows,
     ),
   )
   const users = new Map<string, GeoUsersRow>()
