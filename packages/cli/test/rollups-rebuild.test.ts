@@ -42,9 +42,11 @@ SELECT 'rollup_events' AS t, md5(coalesce(string_agg(x::text, '|' ORDER BY x::te
 UNION ALL SELECT 'rollup_geo', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_geo x
 UNION ALL SELECT 'rollup_campaigns', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_campaigns x
 UNION ALL SELECT 'rollup_revenue', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_revenue x
+UNION ALL SELECT 'rollup_user_revenue', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_user_revenue x
 UNION ALL SELECT 'rollup_providers', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_providers x
 UNION ALL SELECT 'rollup_users_daily', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_users_daily x
 UNION ALL SELECT 'rollup_stage_users_daily', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_stage_users_daily x
+UNION ALL SELECT 'rollup_type_users_daily', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_type_users_daily x
 UNION ALL SELECT 'rollup_place_users_daily', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_place_users_daily x
 UNION ALL SELECT 'rollup_users_hourly', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_users_hourly x
 UNION ALL SELECT 'rollup_users_hour_totals', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_users_hour_totals x
@@ -53,7 +55,8 @@ UNION ALL SELECT 'mp_jobs', md5(coalesce(string_agg(x::text, '|' ORDER BY x::tex
 UNION ALL SELECT 'mp_job_providers', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM mp_job_providers x
 UNION ALL SELECT 'pending', (
   (SELECT count(*) FROM rollup_events_pending) + (SELECT count(*) FROM rollup_geo_pending) + (SELECT count(*) FROM rollup_users_pending)
-  + (SELECT count(*) FROM rollup_user_weeks_pending) + (SELECT count(*) FROM mp_jobs_pending))::text, 0`
+  + (SELECT count(*) FROM rollup_user_weeks_pending) + (SELECT count(*) FROM mp_jobs_pending)
+  + (SELECT count(*) FROM rollup_user_revenue_pending))::text, 0`
 
 let db: TestDatabase
 let client: pg.Client
@@ -91,6 +94,7 @@ after(async () => {
 test('a rebuild reproduces the rollups the trigger maintained', async () => {
   const maintained = await snapshot()
   assert.ok(Number(maintained.rollup_events!.split(':')[0]) > 100, 'there is something to compare')
+  assert.ok(Number(maintained.rollup_user_revenue!.split(':')[0]) > 100, 'there is revenue per user to compare')
   const result = await rebuildRollups(db.url, log)
   const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM events')
   assert.equal(result.events, Number(rows[0]!.n))
@@ -107,6 +111,7 @@ test('a rebuild repairs damaged rollups', async () => {
   await client.query(`UPDATE rollup_events SET events = events + 1 WHERE ctid = (SELECT min(ctid) FROM rollup_events)`)
   await client.query(`DELETE FROM rollup_users_daily WHERE ctid = (SELECT min(ctid) FROM rollup_users_daily)`)
   await client.query(`UPDATE mp_jobs SET bids = bids + 5`)
+  await client.query(`UPDATE rollup_user_revenue SET revenue = revenue + 1 WHERE ctid = (SELECT min(ctid) FROM rollup_user_revenue)`)
   assert.notDeepEqual(await snapshot(), good)
   await rebuildRollups(db.url, log)
   assert.deepEqual(await snapshot(), good)
@@ -117,12 +122,18 @@ test('a rebuild counts rows written with triggers off', async () => {
   await insertBatch(client, 200)
   await client.query('RESET session_replication_role')
   await rebuildRollups(db.url, log)
-  const { rows } = await client.query<{ rolled: string; events: string; users: string; bitmap_users: string }>(`
+  const { rows } = await client.query<{ rolled: string; events: string; users: string; bitmap_users: string; user_revenue: string; revenue: string; type_users: string; type_bitmap_users: string }>(`
     SELECT (SELECT sum(events) FROM rollup_events WHERE level = 'd') AS rolled, (SELECT count(*) FROM events) AS events,
+           (SELECT sum(revenue) FROM rollup_user_revenue WHERE level = 'd') AS user_revenue,
+           (SELECT sum(revenue) FROM events WHERE user_id IS NOT NULL) AS revenue,
            (SELECT count(DISTINCT user_id) FROM events) AS users,
-           (SELECT sum(bit_count(bits)) FROM (SELECT bit_or(bits) AS bits FROM rollup_users_daily WHERE source = '*' GROUP BY chunk) x) AS bitmap_users`)
+           (SELECT sum(bit_count(bits)) FROM (SELECT bit_or(bits) AS bits FROM rollup_users_daily WHERE source = '*' GROUP BY chunk) x) AS bitmap_users,
+           (SELECT count(DISTINCT (sluice_bucket('1 day', occurred_at), event_type, user_id)) FROM events WHERE user_id IS NOT NULL) AS type_users,
+           (SELECT sum(n) FROM (SELECT bit_count(bit_or(bits)) AS n FROM rollup_type_users_daily GROUP BY bucket, event_type, chunk) x) AS type_bitmap_users`)
   assert.equal(rows[0]!.rolled, rows[0]!.events)
   assert.equal(rows[0]!.bitmap_users, rows[0]!.users)
+  assert.equal(rows[0]!.user_revenue, rows[0]!.revenue)
+  assert.equal(rows[0]!.type_bitmap_users, rows[0]!.type_users)
 })
 
 test('a rebuild runs while events keep arriving; nothing is lost or counted twice', async () => {

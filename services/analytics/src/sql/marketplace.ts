@@ -10,9 +10,11 @@ import type { Pool } from '@sluice/kit/pg'
 /**
  * The CTEs up to `jobs`: the jobs posted in [from, to) with the filters. A job without
  * pending deltas is its mp_jobs row as it is; the few with deltas are merged with them
- * the way the fold would merge them.
+ * the way the fold would merge them. `materialized`: for a query that reads `jobs` more
+ * than once; one that reads it once lets the planner inline it (the summary: a third
+ * faster than writing 18,000 jobs to a tuplestore and reading them back).
  */
-function jobsCte($: { from: string; to: string; source: string; category: string; city: string }): string {
+function jobsCte($: { from: string; to: string; source: string; category: string; city: string; materialized: boolean }): string {
   return `
 pending AS MATERIALIZED (
   SELECT * FROM mp_jobs_pending WHERE ${$.source}::text IS NULL OR source = ${$.source}
@@ -32,7 +34,7 @@ merged AS (
   ) parts
   GROUP BY 1, 2
 ),
-jobs AS MATERIALIZED (
+jobs AS ${$.materialized ? 'MATERIALIZED ' : ''}(
   SELECT source, job_id, posted_at, category, city, first_bid_at, bids, quotes, assigned_at, completed_at, cancelled_at, gmv, payments
   FROM mp_jobs j
   WHERE j.posted_at >= ${$.from} AND j.posted_at < ${$.to}
@@ -61,7 +63,7 @@ export interface SummaryRow {
 
 // $1 from, $2 to, $3 source or null, $4 category or null, $5 city or null.
 const SUMMARY = `
-WITH ${jobsCte({ from: '$1', to: '$2', source: '$3', category: '$4', city: '$5' })}
+WITH ${jobsCte({ from: '$1', to: '$2', source: '$3', category: '$4', city: '$5', materialized: false })}
 SELECT count(*) AS posted,
        count(*) FILTER (WHERE bids > 0) AS with_bid,
        count(*) FILTER (WHERE assigned_at IS NOT NULL) AS assigned,
@@ -105,7 +107,7 @@ export interface ProviderRow {
 // category and city of the search; the other signals are those of the jobs posted in
 // [$1, $6) with that category and city.
 const PROVIDERS = `
-WITH ${jobsCte({ from: '$1', to: '$6', source: '$7', category: '$8', city: '$9' })},
+WITH ${jobsCte({ from: '$1', to: '$6', source: '$7', category: '$8', city: '$9', materialized: true })},
 signals AS (
   SELECT provider_id, sum(impressions) AS impressions, sum(clicks) AS clicks
   FROM (

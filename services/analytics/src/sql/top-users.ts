@@ -81,3 +81,76 @@ export async function topUsersByRevenue(pool: Pool, from: Date, to: Date, source
   const { rows } = await pool.query<{ user_id: string; revenue: string }>(TOP_USERS_BY_REVENUE, [from, to, source, limit])
   return rows
 }
+
+export interface RevenueRound {
+  rows: { user_id: string; revenue: string }[]
+  /** No user outside the candidates has more revenue in the range than this. */
+  bound: string
+}
+
+// One round of top users by revenue from rollup_user_revenue (db/migrations/0064), in one
+// statement (one snapshot: a fold between the parts cannot count a delta twice or not at
+// all). $1 from, $2 to, $3 first whole day, $4 end of the last whole day ($3 = $4 = $2
+// when there is none), $5 the weeks the range touches, $6 m, $7 limit.
+// Candidates: the m users with the largest week rows of each week, and every user with
+// pending deltas in those weeks. A user outside them has in each week at most that week's
+// (m+1)-th largest row (0 for a week with m rows or fewer), and week rows add positive
+// amounts only, so the sum of those is a bound of anybody else's revenue in the range.
+// Exact totals of the candidates: day rows of the whole days, pending deltas of those
+// days, the events with revenue of the partial days at the ends.
+const TOP_USERS_BY_REVENUE_ROUND = `
+WITH tops AS MATERIALIZED (
+  SELECT t.user_id, t.revenue, t.rank
+  FROM unnest($5::timestamptz[]) AS w(week)
+  CROSS JOIN LATERAL (
+    SELECT r.user_id, r.revenue, row_number() OVER (ORDER BY r.revenue DESC) AS rank
+    FROM rollup_user_revenue r
+    WHERE r.level = 'w' AND r.bucket = w.week
+    ORDER BY r.revenue DESC
+    LIMIT $6 + 1
+  ) t
+),
+pending AS MATERIALIZED (
+  SELECT bucket, user_id, revenue FROM rollup_user_revenue_pending
+  WHERE bucket >= ($5::timestamptz[])[1] AND bucket < ($5::timestamptz[])[cardinality($5::timestamptz[])] + interval '7 days'
+),
+candidates AS MATERIALIZED (
+  SELECT user_id FROM tops WHERE rank <= $6
+  UNION
+  SELECT user_id FROM pending
+),
+totals AS (
+  SELECT user_id, sum(revenue) AS revenue
+  FROM (
+    SELECT r.user_id, r.revenue
+    FROM candidates c JOIN rollup_user_revenue r ON r.level = 'd' AND r.user_id = c.user_id AND r.bucket >= $3 AND r.bucket < $4
+    UNION ALL
+    SELECT user_id, revenue FROM pending WHERE bucket >= $3 AND bucket < $4
+    UNION ALL
+    SELECT left(e.user_id, 256) COLLATE "C", e.revenue
+    FROM events e
+    WHERE e.revenue IS NOT NULL AND e.user_id IS NOT NULL
+      AND (e.occurred_at >= $1 AND e.occurred_at < $3 OR e.occurred_at >= $4 AND e.occurred_at < $2)
+      AND left(e.user_id, 256) COLLATE "C" IN (SELECT user_id FROM candidates)
+  ) x
+  GROUP BY 1
+  HAVING sum(revenue) > 0
+)
+SELECT t.user_id, t.revenue, b.bound
+FROM (SELECT coalesce(sum(greatest(revenue, 0)), 0) AS bound FROM tops WHERE rank = $6 + 1) b
+LEFT JOIN LATERAL (SELECT * FROM totals ORDER BY revenue DESC, user_id LIMIT $7) t ON true`
+
+export async function topUsersByRevenueRound(
+  pool: Pool,
+  range: { from: Date; to: Date; d1: Date; d2: Date; weeks: Date[] },
+  m: number,
+  limit: number,
+): Promise<RevenueRound> {
+  const { rows } = await pool.query<{ user_id: string | null; revenue: string | null; bound: string }>(TOP_USERS_BY_REVENUE_ROUND, [
+    range.from, range.to, range.d1, range.d2, range.weeks, m, limit,
+  ])
+  return {
+    rows: rows.filter((r) => r.user_id !== null).map((r) => ({ user_id: r.user_id!, revenue: r.revenue! })),
+    bound: rows[0]?.bound ?? '0',
+  }
+}
