@@ -28,10 +28,10 @@ async function publishPack(lines: string[], source = 'web'): Promise<void> {
 }
 
 async function batchSizes(): Promise<{ count: number; sum: number }> {
-  const metric = (await worker.registry.getSingleMetric('sluice_worker_batch_size')!.get()).values
+  const values = (await worker.registry.getSingleMetric('sluice_worker_batch_size')!.get()).values as { metricName?: string; value: number }[]
   return {
-    count: metric.find((v) => v.metricName === 'sluice_worker_batch_size_count')?.value ?? 0,
-    sum: metric.find((v) => v.metricName === 'sluice_worker_batch_size_sum')?.value ?? 0,
+    count: values.find((v) => v.metricName === 'sluice_worker_batch_size_count')?.value ?? 0,
+    sum: values.find((v) => v.metricName === 'sluice_worker_batch_size_sum')?.value ?? 0,
   }
 }
 

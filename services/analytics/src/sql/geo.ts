@@ -1,4 +1,4 @@
-import type { Pool } from '@sluice/kit/pg'
+import type { Pool, PoolClient } from '@sluice/kit/pg'
 import { DAY_MS, splitParams, type Split } from '../range.js'
 
 export interface GeoCountRow {
@@ -82,29 +82,48 @@ FROM counted c FULL JOIN unkeyed u ON u.country = c.country AND u.city = c.city`
  * Distinct users per place, counted in two halves of the key space on two connections at
  * once: a user's key is in one chunk, so the halves' counts add up. ORing 30 days of
  * place bitmaps (~28,000 chunks at 10 M events) is most of a geo request; each half does
- * half of it, so both cores share one request.
+ * half of it, so both cores share one request. Both halves read one snapshot (the first
+ * exports it, the second imports it): otherwise a fold between them could key a user the
+ * first half counted as unkeyed into the second half's chunks, and count it twice.
  */
 export async function geoUsers(pool: Pool, split: Split, source: string | null, byCity: boolean): Promise<GeoUsersRow[]> {
   // Where to cut: the median chunk of the range's last whole day (chunks differ a lot in
   // rows: old keys are the busy users), else the middle of the keys handed out. Any cut
   // gives the same answer; this one splits the work about evenly.
   const day = split.d1.getTime() < split.d2.getTime() ? new Date(split.d2.getTime() - DAY_MS) : null
-  const { rows: cut } = await pool.query<{ middle: number }>(
-    `SELECT coalesce((SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY chunk) FROM rollup_place_users_daily WHERE bucket = $1 AND source = coalesce($2, '*')),
-                     (SELECT (max(block) + 1) / 2 FROM user_key_blocks), 0) AS middle`,
-    [day, source],
-  )
-  const middle = cut[0]!.middle
-  const halves = await Promise.all(
-    [[0, middle, true], [middle, 2 ** 31 - 1, false]].map(async ([lo, hi, unkeyed]) =>
-      (await pool.query<GeoUsersRow>(GEO_USERS, [split.from, split.d1, split.d2, split.to, source, byCity, lo, hi, unkeyed])).rows,
-    ),
-  )
-  const users = new Map<string, GeoUsersRow>()
-  for (const r of halves.flat()) {
-    const key = `${r.country}\u0000${r.city}`
-    const seen = users.get(key)
-    users.set(key, seen ? { ...seen, users: String(Number(seen.users) + Number(r.users)) } : r)
+  const first = await pool.connect()
+  let second: PoolClient | undefined
+  try {
+    await first.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    const { rows: cut } = await first.query<{ middle: number; snapshot: string }>(
+      `SELECT pg_export_snapshot() AS snapshot,
+              coalesce((SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY chunk) FROM rollup_place_users_daily WHERE bucket = $1 AND source = coalesce($2, '*')),
+                       (SELECT (max(block) + 1) / 2 FROM user_key_blocks), 0) AS middle`,
+      [day, source],
+    )
+    const { middle, snapshot } = cut[0]!
+    second = await pool.connect()
+    await second.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    // A snapshot id is hex digits and dashes (it cannot be a bind parameter).
+    await second.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/[^0-9A-Fa-f-]/g, '')}'`)
+    const halves = await Promise.all(
+      ([[first, 0, middle, true], [second, middle, 2 ** 31 - 1, false]] as const).map(
+        async ([client, lo, hi, unkeyed]) => (await client.query<GeoUsersRow>(GEO_USERS, [split.from, split.d1, split.d2, split.to, source, byCity, lo, hi, unkeyed])).rows,
+      ),
+    )
+    const users = new Map<string, GeoUsersRow>()
+    for (const r of halves.flat()) {
+      const key = `${r.country}\u0000${r.city}`
+      const seen = users.get(key)
+      users.set(key, seen ? { ...seen, users: String(Number(seen.users) + Number(r.users)) } : r)
+    }
+    return [...users.values()]
+  } finally {
+    // Read-only: ending either way is the same; a failed end (a broken connection) drops the client.
+    for (const client of [first, second]) {
+      if (!client) continue
+      const ended = await client.query('ROLLBACK').then(() => true, () => false)
+      client.release(!ended)
+    }
   }
-  return [...users.values()]
 }
