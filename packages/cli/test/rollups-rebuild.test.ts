@@ -46,7 +46,6 @@ UNION ALL SELECT 'rollup_user_revenue', md5(coalesce(string_agg(x::text, '|' ORD
 UNION ALL SELECT 'rollup_providers', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_providers x
 UNION ALL SELECT 'rollup_users_daily', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_users_daily x
 UNION ALL SELECT 'rollup_stage_users_daily', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_stage_users_daily x
-UNION ALL SELECT 'rollup_type_users_daily', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_type_users_daily x
 UNION ALL SELECT 'rollup_place_users_daily', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_place_users_daily x
 UNION ALL SELECT 'rollup_users_hourly', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_users_hourly x
 UNION ALL SELECT 'rollup_users_hour_totals', md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')), count(*) FROM rollup_users_hour_totals x
@@ -122,18 +121,15 @@ test('a rebuild counts rows written with triggers off', async () => {
   await insertBatch(client, 200)
   await client.query('RESET session_replication_role')
   await rebuildRollups(db.url, log)
-  const { rows } = await client.query<{ rolled: string; events: string; users: string; bitmap_users: string; user_revenue: string; revenue: string; type_users: string; type_bitmap_users: string }>(`
+  const { rows } = await client.query<{ rolled: string; events: string; users: string; bitmap_users: string; user_revenue: string; revenue: string }>(`
     SELECT (SELECT sum(events) FROM rollup_events WHERE level = 'd') AS rolled, (SELECT count(*) FROM events) AS events,
            (SELECT sum(revenue) FROM rollup_user_revenue WHERE level = 'd') AS user_revenue,
            (SELECT sum(revenue) FROM events WHERE user_id IS NOT NULL) AS revenue,
            (SELECT count(DISTINCT user_id) FROM events) AS users,
-           (SELECT sum(bit_count(bits)) FROM (SELECT bit_or(bits) AS bits FROM rollup_users_daily WHERE source = '*' GROUP BY chunk) x) AS bitmap_users,
-           (SELECT count(DISTINCT (sluice_bucket('1 day', occurred_at), event_type, user_id)) FROM events WHERE user_id IS NOT NULL) AS type_users,
-           (SELECT sum(n) FROM (SELECT bit_count(bit_or(bits)) AS n FROM rollup_type_users_daily GROUP BY bucket, event_type, chunk) x) AS type_bitmap_users`)
+           (SELECT sum(bit_count(bits)) FROM (SELECT bit_or(bits) AS bits FROM rollup_users_daily WHERE source = '*' GROUP BY chunk) x) AS bitmap_users`)
   assert.equal(rows[0]!.rolled, rows[0]!.events)
   assert.equal(rows[0]!.bitmap_users, rows[0]!.users)
   assert.equal(rows[0]!.user_revenue, rows[0]!.revenue)
-  assert.equal(rows[0]!.type_bitmap_users, rows[0]!.type_users)
 })
 
 test('a rebuild runs while events keep arriving; nothing is lost or counted twice', async () => {

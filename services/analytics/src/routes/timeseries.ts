@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import type { Pool } from '@sluice/kit/pg'
 import { eventSeries } from '../sql/events.js'
-import { usersByBucketFromEvents, usersByDay, usersByDayOfType, usersByHour, usersBySource } from '../sql/users.js'
+import { usersByBucketFromEvents, usersByDay, usersByHour, usersBySource } from '../sql/users.js'
 import { badParameter, ceilTo, DAY_MS, floorTo, HOUR_MS, num, rangeQuery, resolveRange, splitRange, type Range } from '../range.js'
 import { errorResponses } from '../schemas/problem.js'
 import { Nullable, RangeEcho } from '../schemas/common.js'
@@ -46,9 +46,7 @@ export const Timeseries = Type.Object(
 async function usersPerBucket(pool: Pool, range: Range, interval: Interval, eventType: string | null, funnelStage: string | null): Promise<Map<number, number>> {
   const { ms, stride } = INTERVALS[interval]
   const users = new Map<number, number>()
-  // Days of one event type have bitmaps of their own; other filters, and minutes, read events.
-  const byType = interval === 'day' && eventType !== null && funnelStage === null
-  if (interval === 'minute' || (!byType && (eventType !== null || funnelStage !== null))) {
+  if (interval === 'minute' || eventType !== null || funnelStage !== null) {
     const rows = await usersByBucketFromEvents(pool, range.from, range.to, stride, { source: range.source, eventType, funnelStage })
     for (const r of rows) users.set(r.bucket.getTime(), num(r.users))
     return users
@@ -61,16 +59,10 @@ async function usersPerBucket(pool: Pool, range: Range, interval: Interval, even
   if (f < wholeFrom) partial.push({ start: floorTo(f, ms), from: f, to: Math.min(wholeFrom, t) })
   if (wholeTo < t && wholeTo >= f && (partial.length === 0 || wholeTo >= wholeFrom)) partial.push({ start: wholeTo, from: Math.max(wholeTo, f), to: t })
   const whole =
-    wholeFrom >= wholeTo
-      ? Promise.resolve([])
-      : byType
-        ? usersByDayOfType(pool, new Date(wholeFrom), new Date(wholeTo), range.source, eventType)
-        : (interval === 'day' ? usersByDay : usersByHour)(pool, new Date(wholeFrom), new Date(wholeTo), range.source)
+    wholeFrom < wholeTo
+      ? (interval === 'day' ? usersByDay : usersByHour)(pool, new Date(wholeFrom), new Date(wholeTo), range.source)
+      : Promise.resolve([])
   const cut = partial.map(async (p) => {
-    if (byType) {
-      const rows = await usersByBucketFromEvents(pool, new Date(p.from), new Date(p.to), stride, { source: range.source, eventType, funnelStage })
-      return [p.start, num(rows[0]?.users)] as const
-    }
     const rows = await usersBySource(pool, splitRange({ from: new Date(p.from), to: new Date(p.to) }), range.source)
     const row = rows.find((r) => r.source === (range.source ?? '*'))
     return [p.start, num(row?.users)] as const

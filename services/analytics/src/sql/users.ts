@@ -123,40 +123,6 @@ export async function usersByDay(pool: Pool, from: Date, to: Date, source: strin
   return rows
 }
 
-// Whole days [$1, $2) of source $3 (all sources when null), users with events of type $4:
-// the day's bitmaps of that type (one per source, ORed) with its pending users of that type.
-const USERS_BY_DAY_OF_TYPE = `
-WITH ids AS (
-  SELECT sluice_bucket('1 day', p.bucket) AS bucket, u.user_id
-  FROM rollup_users_pending p, unnest(p.user_ids, p.event_types) AS u(user_id, event_type)
-  WHERE p.bucket >= $1 AND p.bucket < $2 AND ($3::text IS NULL OR p.source = $3) AND u.event_type = $4
-  GROUP BY 1, 2
-),
-unkeyed AS (
-  SELECT i.bucket, count(*) AS users FROM ids i
-  WHERE NOT EXISTS (SELECT 1 FROM user_keys k WHERE k.user_id = i.user_id)
-  GROUP BY 1
-),
-parts AS (
-  SELECT bucket, chunk, bits FROM rollup_type_users_daily
-  WHERE event_type = $4 AND bucket >= $1 AND bucket < $2 AND ($3::text IS NULL OR source = $3)
-  UNION ALL
-  SELECT i.bucket, k.key >> 12, set_bit(sluice_zero_chunk(), k.key & 4095, 1)
-  FROM ids i JOIN user_keys k ON k.user_id = i.user_id
-),
-counted AS (
-  SELECT bucket, sum(bit_count(bits)) AS users
-  FROM (SELECT bucket, chunk, bit_or(bits) AS bits FROM parts GROUP BY 1, 2) y
-  GROUP BY 1
-)
-SELECT coalesce(c.bucket, u.bucket) AS bucket, coalesce(c.users, 0) + coalesce(u.users, 0) AS users
-FROM counted c FULL JOIN unkeyed u ON u.bucket = c.bucket`
-
-export async function usersByDayOfType(pool: Pool, from: Date, to: Date, source: string | null, eventType: string): Promise<UsersByBucketRow[]> {
-  const { rows } = await pool.query<UsersByBucketRow>(USERS_BY_DAY_OF_TYPE, [from, to, source, eventType])
-  return rows
-}
-
 // Whole hours [$1, $2) of source $3 (or '*'): each hour's total, or, for hours with
 // pending users, the size of the union of its chunks with them.
 const USERS_BY_HOUR = `
@@ -195,9 +161,8 @@ export async function usersByHour(pool: Pool, from: Date, to: Date, source: stri
 }
 
 // Straight from events: distinct users per bucket of $3 in [$1, $2), with filters $4
-// source, $5 event type, $6 funnel stage ('' = none). For minutes, series filtered by
-// stage or by event type per hour, and the partial days at the ends of a series of one
-// event type per day (whole days: usersByDayOfType).
+// source, $5 event type, $6 funnel stage ('' = none). For minutes, and for series
+// filtered by event type or stage, which no user rollup is keyed by.
 const USERS_BY_BUCKET_FROM_EVENTS = `
 SELECT bucket, count(*) AS users
 FROM (
