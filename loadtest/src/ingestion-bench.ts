@@ -135,7 +135,9 @@ async function eventsInStream(js: JetStreamClient): Promise<number> {
   const consumer = await js.consumers.get(t.eventsStream, t.workerConsumer)
   let events = 0
   while ((await consumer.info()).num_pending > 0) {
-    const batch = await consumer.fetch({ max_messages: 5_000, expires: 1_000 })
+    // Small pulls with time to spare: packs are up to 512 KiB, and messages still on their
+    // way when a pull expires are left unacknowledged (uncounted).
+    const batch = await consumer.fetch({ max_messages: 200, expires: 5_000 })
     for await (const m of batch) {
       const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length)
       events++
