@@ -78,13 +78,21 @@ SELECT coalesce(c.country, u.country) AS country, coalesce(c.city, u.city) AS ci
        coalesce(c.users, 0) + coalesce(u.users, 0) AS users
 FROM counted c FULL JOIN unkeyed u ON u.country = c.country AND u.city = c.city`
 
+/** How long a geo request waits for its second connection before counting both halves on its first. */
+const SECOND_CONNECTION_WAIT_MS = 20
+
 /**
- * Distinct users per place, counted in two halves of the key space on two connections at
- * once: a user's key is in one chunk, so the halves' counts add up. ORing 30 days of
- * place bitmaps (~28,000 chunks at 10 M events) is most of a geo request; each half does
- * half of it, so both cores share one request. Both halves read one snapshot (the first
- * exports it, the second imports it): otherwise a fold between them could key a user the
- * first half counted as unkeyed into the second half's chunks, and count it twice.
+ * Distinct users per place, counted in two halves of the key space: a user's key is in one
+ * chunk, so the halves' counts add up. ORing 30 days of place bitmaps (~28,000 chunks at
+ * 10 M events) is most of a geo request; on two connections at once, both cores share one
+ * request. Both halves read one snapshot (the first connection exports it, the second
+ * imports it): otherwise a fold between them could key a user the first half counted as
+ * unkeyed into the second half's chunks, and count it twice.
+ *
+ * The second connection is taken only if the pool hands it over at once: a request that
+ * held its first connection while waiting for a second could, with every connection
+ * held that way by concurrent requests, wait forever. On a busy pool the halves run one
+ * after the other on the first connection, in the same transaction.
  */
 export async function geoUsers(pool: Pool, split: Split, source: string | null, byCity: boolean): Promise<GeoUsersRow[]> {
   // Where to cut: the median chunk of the range's last whole day (chunks differ a lot in
@@ -102,15 +110,17 @@ export async function geoUsers(pool: Pool, split: Split, source: string | null, 
       [day, source],
     )
     const { middle, snapshot } = cut[0]!
-    second = await pool.connect()
-    await second.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
-    // A snapshot id is hex digits and dashes (it cannot be a bind parameter).
-    await second.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/[^0-9A-Fa-f-]/g, '')}'`)
-    const halves = await Promise.all(
-      ([[first, 0, middle, true], [second, middle, 2 ** 31 - 1, false]] as const).map(
-        async ([client, lo, hi, unkeyed]) => (await client.query<GeoUsersRow>(GEO_USERS, [split.from, split.d1, split.d2, split.to, source, byCity, lo, hi, unkeyed])).rows,
-      ),
-    )
+    second = await connectAtOnce(pool)
+    if (second) {
+      await second.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+      // A snapshot id is hex digits and dashes (it cannot be a bind parameter).
+      await second.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/[^0-9A-Fa-f-]/g, '')}'`)
+    }
+    const half = async (client: PoolClient, lo: number, hi: number, unkeyed: boolean) =>
+      (await client.query<GeoUsersRow>(GEO_USERS, [split.from, split.d1, split.d2, split.to, source, byCity, lo, hi, unkeyed])).rows
+    const halves = second
+      ? await Promise.all([half(first, 0, middle, true), half(second, middle, 2 ** 31 - 1, false)])
+      : [await half(first, 0, middle, true), await half(first, middle, 2 ** 31 - 1, false)]
     const users = new Map<string, GeoUsersRow>()
     for (const r of halves.flat()) {
       const key = `${r.country}\u0000${r.city}`
@@ -122,8 +132,27 @@ export async function geoUsers(pool: Pool, split: Split, source: string | null, 
     // Read-only: ending either way is the same; a failed end (a broken connection) drops the client.
     for (const client of [first, second]) {
       if (!client) continue
-      const ended = await client.query('ROLLBACK').then(() => true, () => false)
+      const ended = await client.query('ROLLBACK').then(
+        () => true,
+        () => false,
+      )
       client.release(!ended)
     }
   }
+}
+
+/** A connection if the pool gives one within SECOND_CONNECTION_WAIT_MS, else undefined (one that comes later goes back to the pool). */
+async function connectAtOnce(pool: Pool): Promise<PoolClient | undefined> {
+  const pending = pool.connect()
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), SECOND_CONNECTION_WAIT_MS)))
+  const client = await Promise.race([pending, late])
+  clearTimeout(timer)
+  if (!client) {
+    pending.then(
+      (c) => c.release(),
+      () => undefined,
+    )
+  }
+  return client
 }
