@@ -136,6 +136,19 @@ export async function workerHarness({ natsUrl = machine.natsUrl, databaseServer,
   }
 }
 
+/**
+ * The sum of a metric's values with these labels. For a histogram, `series` names the one
+ * to read (`<name>_count`, `<name>_sum`).
+ */
+export async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}, series?: string): Promise<number> {
+  const metric = registry.getSingleMetric(name)
+  if (!metric) return 0
+  const values = (await metric.get()).values as { labels: Record<string, string | number>; value: number; metricName?: string }[]
+  return values
+    .filter((v) => (series === undefined || v.metricName === series) && Object.entries(labels).every(([k, l]) => v.labels[k] === l))
+    .reduce((a, v) => a + v.value, 0)
+}
+
 export function envelope(overrides: Partial<Envelope> = {}): Envelope {
   return {
     event_id: randomUUID(),

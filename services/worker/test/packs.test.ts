@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto'
 import type { Envelope } from '@sluice/contracts/envelope'
 import { eventSubject } from '@sluice/contracts/topology'
 import { waitFor } from '@sluice/testkit/ports'
-import { envelope, workerHarness, type StartedWorker, type WorkerHarness } from './helpers.js'
+import { envelope, metricValue, workerHarness, type StartedWorker, type WorkerHarness } from './helpers.js'
 
 /**
  * Live messages that carry a pack of envelopes (ingestion packs large requests, one
@@ -28,10 +28,9 @@ async function publishPack(lines: string[], source = 'web'): Promise<void> {
 }
 
 async function batchSizes(): Promise<{ count: number; sum: number }> {
-  const values = (await worker.registry.getSingleMetric('sluice_worker_batch_size')!.get()).values as { metricName?: string; value: number }[]
   return {
-    count: values.find((v) => v.metricName === 'sluice_worker_batch_size_count')?.value ?? 0,
-    sum: values.find((v) => v.metricName === 'sluice_worker_batch_size_sum')?.value ?? 0,
+    count: await metricValue(worker.registry, 'sluice_worker_batch_size', {}, 'sluice_worker_batch_size_count'),
+    sum: await metricValue(worker.registry, 'sluice_worker_batch_size', {}, 'sluice_worker_batch_size_sum'),
   }
 }
 

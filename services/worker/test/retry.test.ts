@@ -1,23 +1,15 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Registry } from 'prom-client'
 import { createPool } from '@sluice/kit/pg'
 import { testLogger } from '@sluice/testkit/env'
 import { waitFor } from '@sluice/testkit/ports'
-import { envelope, workerHarness, type WorkerHarness } from './helpers.js'
+import { envelope, metricValue, workerHarness, type WorkerHarness } from './helpers.js'
 
 let h: WorkerHarness
 before(async () => {
   h = await workerHarness()
 })
 after(async () => h.close())
-
-async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = registry.getSingleMetric(name)
-  if (!metric) return 0
-  const { values } = await metric.get()
-  return values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((a, v) => a + v.value, 0)
-}
 
 async function deadLetterCount(): Promise<number> {
   const { rows } = await h.pool.query<{ n: string }>('SELECT count(*) AS n FROM dead_letters')
