@@ -2,6 +2,7 @@ import autocannon from 'autocannon'
 import { connect } from '@nats-io/transport-node'
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream'
 import { topology } from '@sluice/contracts/topology'
+import { messageRows } from '@sluice/worker/handle-batch'
 import { cpuSeconds } from './proc-cpu.js'
 import { startBenchServer } from './ingestion-server.js'
 import { render, type Template } from './templates.js'
@@ -123,12 +124,10 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   }
 }
 
-const NEWLINE = 0x0a
-
 /**
  * Events in the stream: a message holds one event, or a pack of them one per line (large
  * requests), so messages are read back through the worker's consumer (nothing else reads
- * this private server's stream) and their lines counted.
+ * this private server's stream) and split into rows the way the worker splits them.
  */
 async function eventsInStream(js: JetStreamClient): Promise<number> {
   const t = topology('')
@@ -139,9 +138,7 @@ async function eventsInStream(js: JetStreamClient): Promise<number> {
     // way when a pull expires are left unacknowledged (uncounted).
     const batch = await consumer.fetch({ max_messages: 200, expires: 5_000 })
     for await (const m of batch) {
-      const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length)
-      events++
-      for (let at = data.indexOf(NEWLINE); at >= 0; at = data.indexOf(NEWLINE, at + 1)) events++
+      events += messageRows(m.data)?.length ?? 1
       m.ack()
     }
   }

@@ -14,8 +14,8 @@ import type { WriteKey } from './write-keys.js'
  * duplicates) so JetStream is not asked twice.
  *
  * Each event is one JetStream message whose Nats-Msg-Id is its dedupe key, unless the
- * request is large (at least `pack.events` events): then the events of each source go
- * in packs of up to `pack.events` (one envelope per line, as the importer's messages),
+ * request is large (at least `packEvents` events): then the events of each source go
+ * in packs of up to `packEvents` (one envelope per line, as the importer's messages),
  * and a pack's id is a digest of its events' keys. JetStream's work (store, deliver,
  * ack, dedupe window) is per message, so a publisher's post of 20,000 events costs it
  * ~300 messages instead of 20,000. What packing changes: JetStream recognises a re-sent

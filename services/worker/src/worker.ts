@@ -216,7 +216,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         maxWaitMs: batchMaxWaitMs,
         maxHeld: batchSize * (batchesInFlight + 1),
         maxHeldBytes: batchMaxBytes * (batchesInFlight + 1),
-        expiresMs: pullExpiresMs, log, ...(gate ? { gate } : {}) })
+        expiresMs: pullExpiresMs,
+        log,
+        ...(gate ? { gate } : {}),
+      })
       const failure = await drain(current)
       current = undefined
       if (stopController.signal.aborted) break
