@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { providerSignals, type ProviderRow } from '../sql/marketplace.js'
-import { badParameter, num, rangeQuery, resolveRange, splitParams, splitRange } from '../range.js'
+import { badParameter, num, rangeQuery, resolveRange } from '../range.js'
 import { errorResponses } from '../schemas/problem.js'
 import { Limit, Nullable, RangeEcho } from '../schemas/common.js'
 
@@ -129,7 +129,7 @@ export default async function rankingRoutes(fastify: FastifyInstance): Promise<v
       const prior = { alpha: q['prior.alpha'] ?? DEFAULT_PRIOR.alpha, beta: q['prior.beta'] ?? DEFAULT_PRIOR.beta }
       const category = q.category ?? null
       const city = q.city ?? null
-      const rows = await providerSignals(app.pg, splitParams(splitRange(range)), range.source, category, city)
+      const rows = await providerSignals(app.pg, range, range.source, category, city)
       return {
         from: range.from.toISOString(),
         to: range.to.toISOString(),

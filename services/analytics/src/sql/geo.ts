@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from '@sluice/kit/pg'
 import { DAY_MS, splitParams, type Split } from '../range.js'
+import { withSnapshotReaders } from './readers.js'
 
 export interface GeoCountRow {
   country: string
@@ -78,49 +79,27 @@ SELECT coalesce(c.country, u.country) AS country, coalesce(c.city, u.city) AS ci
        coalesce(c.users, 0) + coalesce(u.users, 0) AS users
 FROM counted c FULL JOIN unkeyed u ON u.country = c.country AND u.city = c.city`
 
-/** How long a geo request waits for its second connection before counting both halves on its first. */
-const SECOND_CONNECTION_WAIT_MS = 20
-
 /**
  * Distinct users per place, counted in two halves of the key space: a user's key is in one
  * chunk, so the halves' counts add up. ORing 30 days of place bitmaps (~28,000 chunks at
- * 10 M events) is most of a geo request; on two connections at once, both cores share one
- * request. Both halves read one snapshot (the first connection exports it, the second
- * imports it): otherwise a fold between them could key a user the first half counted as
- * unkeyed into the second half's chunks, and count it twice.
- *
- * The second connection is taken only if the pool hands it over at once: a request that
- * held its first connection while waiting for a second could, with every connection
- * held that way by concurrent requests, wait forever. On a busy pool the halves run one
- * after the other on the first connection, in the same transaction.
+ * 10 M events) is most of a geo request; on two connections at once (./readers.ts), both
+ * cores share one request, and both halves read one snapshot.
  */
 export async function geoUsers(pool: Pool, split: Split, source: string | null, byCity: boolean): Promise<GeoUsersRow[]> {
   // Where to cut: the median chunk of the range's last whole day (chunks differ a lot in
   // rows: old keys are the busy users), else the middle of the keys handed out. Any cut
   // gives the same answer; this one splits the work about evenly.
   const day = split.d1.getTime() < split.d2.getTime() ? new Date(split.d2.getTime() - DAY_MS) : null
-  const first = await pool.connect()
-  let second: PoolClient | undefined
-  try {
-    await first.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
-    const { rows: cut } = await first.query<{ middle: number; snapshot: string }>(
-      `SELECT pg_export_snapshot() AS snapshot,
-              coalesce((SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY chunk) FROM rollup_place_users_daily WHERE bucket = $1 AND source = coalesce($2, '*')),
+  return withSnapshotReaders(pool, async (readers) => {
+    const { rows: cut } = await readers.first.query<{ middle: number }>(
+      `SELECT coalesce((SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY chunk) FROM rollup_place_users_daily WHERE bucket = $1 AND source = coalesce($2, '*')),
                        (SELECT (max(block) + 1) / 2 FROM user_key_blocks), 0) AS middle`,
       [day, source],
     )
-    const { middle, snapshot } = cut[0]!
-    second = await connectAtOnce(pool)
-    if (second) {
-      await second.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
-      // A snapshot id is hex digits and dashes (it cannot be a bind parameter).
-      await second.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/[^0-9A-Fa-f-]/g, '')}'`)
-    }
-    const half = async (client: PoolClient, lo: number, hi: number, unkeyed: boolean) =>
+    const middle = cut[0]!.middle
+    const half = (lo: number, hi: number, unkeyed: boolean) => async (client: PoolClient) =>
       (await client.query<GeoUsersRow>(GEO_USERS, [split.from, split.d1, split.d2, split.to, source, byCity, lo, hi, unkeyed])).rows
-    const halves = second
-      ? await Promise.all([half(first, 0, middle, true), half(second, middle, 2 ** 31 - 1, false)])
-      : [await half(first, 0, middle, true), await half(first, middle, 2 ** 31 - 1, false)]
+    const halves = await readers.both(half(0, middle, true), half(middle, 2 ** 31 - 1, false))
     const users = new Map<string, GeoUsersRow>()
     for (const r of halves.flat()) {
       const key = `${r.country}\u0000${r.city}`
@@ -128,31 +107,5 @@ export async function geoUsers(pool: Pool, split: Split, source: string | null, 
       users.set(key, seen ? { ...seen, users: String(Number(seen.users) + Number(r.users)) } : r)
     }
     return [...users.values()]
-  } finally {
-    // Read-only: ending either way is the same; a failed end (a broken connection) drops the client.
-    for (const client of [first, second]) {
-      if (!client) continue
-      const ended = await client.query('ROLLBACK').then(
-        () => true,
-        () => false,
-      )
-      client.release(!ended)
-    }
-  }
-}
-
-/** A connection if the pool gives one within SECOND_CONNECTION_WAIT_MS, else undefined (one that comes later goes back to the pool). */
-async function connectAtOnce(pool: Pool): Promise<PoolClient | undefined> {
-  const pending = pool.connect()
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), SECOND_CONNECTION_WAIT_MS)))
-  const client = await Promise.race([pending, late])
-  clearTimeout(timer)
-  if (!client) {
-    pending.then(
-      (c) => c.release(),
-      () => undefined,
-    )
-  }
-  return client
+  })
 }

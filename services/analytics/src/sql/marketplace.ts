@@ -1,4 +1,6 @@
-import type { Pool } from '@sluice/kit/pg'
+import { withClient, type Pool, type PoolClient } from '@sluice/kit/pg'
+import { DAY_MS, splitParams, splitRange } from '../range.js'
+import { withSnapshotReaders } from './readers.js'
 
 /*
  * Marketplace figures describe the jobs posted in the range (a cohort): a job posted on
@@ -162,31 +164,71 @@ responses AS (
     GROUP BY 1, 2, 3
   ) m JOIN jobs j ON j.source = m.source AND j.job_id = m.job_id
 ),
--- Hashed per provider, each median taken from its own small array (cheaper than sorting
--- every response by provider for an ordered-set aggregate).
+-- Hashed per provider; the response times go back as an array per provider, whose median
+-- is taken once the parts of a range are merged (providerSignals).
 work AS (
-  SELECT provider_id, jobs_responded, bids, wins, completed, rating_sum, ratings,
-         (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(response_seconds) AS x) AS response_p50
-  FROM (
-    SELECT provider_id,
-           count(*) FILTER (WHERE bids + quotes > 0) AS jobs_responded,
-           sum(bids) AS bids,
-           count(*) FILTER (WHERE assigned_at IS NOT NULL) AS wins,
-           count(*) FILTER (WHERE assigned_at IS NOT NULL AND completed_at IS NOT NULL) AS completed,
-           sum(rating_sum) AS rating_sum, sum(ratings) AS ratings,
-           array_agg(extract(epoch FROM first_response_at - posted_at)) FILTER (WHERE first_response_at IS NOT NULL) AS response_seconds
-    FROM responses
-    GROUP BY 1
-  ) w
+  SELECT provider_id,
+         count(*) FILTER (WHERE bids + quotes > 0) AS jobs_responded,
+         sum(bids) AS bids,
+         count(*) FILTER (WHERE assigned_at IS NOT NULL) AS wins,
+         count(*) FILTER (WHERE assigned_at IS NOT NULL AND completed_at IS NOT NULL) AS completed,
+         sum(rating_sum) AS rating_sum, sum(ratings) AS ratings,
+         array_agg(extract(epoch FROM first_response_at - posted_at)::float8) FILTER (WHERE first_response_at IS NOT NULL) AS response_seconds
+  FROM responses
+  GROUP BY 1
 )
 SELECT coalesce(s.provider_id, w.provider_id) AS provider_id,
        coalesce(s.impressions, 0) AS impressions, coalesce(s.clicks, 0) AS clicks,
        coalesce(w.jobs_responded, 0) AS jobs_responded, coalesce(w.bids, 0) AS bids, coalesce(w.wins, 0) AS wins,
        coalesce(w.completed, 0) AS completed, coalesce(w.rating_sum, 0) AS rating_sum, coalesce(w.ratings, 0) AS ratings,
-       w.response_p50
+       coalesce(w.response_seconds, '{}') AS response_seconds
 FROM signals s FULL JOIN work w ON w.provider_id = s.provider_id`
 
-export async function providerSignals(pool: Pool, splitParams: Date[], source: string | null, category: string | null, city: string | null): Promise<ProviderRow[]> {
-  const { rows } = await pool.query<ProviderRow>(PROVIDERS, [...splitParams, source, category, city])
-  return rows
+export interface ProviderPartRow extends Omit<ProviderRow, 'response_p50'> {
+  response_seconds: number[]
+}
+
+/**
+ * The signals of every provider over [from, to). A range of two whole days or more is
+ * counted in two parts cut at the midnight nearest its middle, on two connections at once
+ * when the pool has a second one free (./readers.ts): every signal is of the jobs posted,
+ * or the searches made, in one part, so the parts' counts add up, and a provider's median
+ * response time is taken from both parts' response times together.
+ */
+export async function providerSignals(pool: Pool, range: { from: Date; to: Date }, source: string | null, category: string | null, city: string | null): Promise<ProviderRow[]> {
+  const part = (from: Date, to: Date) => async (client: PoolClient) =>
+    (await client.query<ProviderPartRow>(PROVIDERS, [...splitParams(splitRange({ from, to })), source, category, city])).rows
+  const { d1, d2 } = splitRange(range)
+  const days = Math.round((d2.getTime() - d1.getTime()) / DAY_MS)
+  if (days < 2) return mergeProviderParts([await withClient(pool, part(range.from, range.to))])
+  const cut = new Date(d1.getTime() + Math.floor(days / 2) * DAY_MS)
+  return withSnapshotReaders(pool, async (readers) => mergeProviderParts(await readers.both(part(range.from, cut), part(cut, range.to))))
+}
+
+const PART_SUMS = ['impressions', 'clicks', 'jobs_responded', 'bids', 'wins', 'completed', 'ratings'] as const
+
+/** Sums each provider's counts over the parts, and takes the median of its response times (as percentile_cont(0.5) does). */
+export function mergeProviderParts(parts: ProviderPartRow[][]): ProviderRow[] {
+  const merged = new Map<string, ProviderPartRow>()
+  for (const row of parts.flat()) {
+    const seen = merged.get(row.provider_id)
+    if (!seen) {
+      merged.set(row.provider_id, { ...row })
+      continue
+    }
+    for (const k of PART_SUMS) seen[k] = String(Number(seen[k]) + Number(row[k]))
+    // Ratings have at most 6 decimals (the fold's pattern): their sums are exact to 6 too.
+    seen.rating_sum = String(Number((Number(seen.rating_sum) + Number(row.rating_sum)).toFixed(6)))
+    seen.response_seconds = seen.response_seconds.concat(row.response_seconds)
+  }
+  return [...merged.values()].map(({ response_seconds, ...row }) => ({ ...row, response_p50: median(response_seconds) }))
+}
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null
+  const sorted = Float64Array.from(values).sort()
+  const mid = (sorted.length - 1) / 2
+  const lo = sorted[Math.floor(mid)]!
+  const hi = sorted[Math.ceil(mid)]!
+  return lo + (hi - lo) / 2
 }
