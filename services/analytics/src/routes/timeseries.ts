@@ -47,7 +47,7 @@ async function usersPerBucket(pool: Pool, range: Range, interval: Interval, even
   const { ms, stride } = INTERVALS[interval]
   const users = new Map<number, number>()
   if (interval === 'minute' || eventType !== null || funnelStage !== null) {
-    const rows = await usersByBucketFromEvents(pool, range.from, range.to, stride, { source: range.source, eventType, funnelStage })
+    const rows = await usersByBucketFromEvents(pool, range.from, range.to, stride, ms, { source: range.source, eventType, funnelStage })
     for (const r of rows) users.set(r.bucket.getTime(), num(r.users))
     return users
   }
