@@ -192,7 +192,7 @@ async function checkRange(r: ReturnType<typeof randomRange>) {
   const span = Date.parse(r.to) - Date.parse(r.from)
   for (const [interval, stride, extra] of [
     ['day', '1 day', ''],
-    ...(span <= 4 * 86_400_000 ? [['hour', '1 hour', '']] : []),
+    ...(span <= 4 * 86_400_000 ? [['hour', '1 hour', ''], ['hour', '1 hour', '&eventType=ad.view']] : []),
     ['day', '1 day', '&eventType=ad.view'],
     ['day', '1 day', '&funnelStage=bottom'],
   ] as const) {

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from '@sluice/kit/pg'
-import { DAY_MS, floorTo, splitParams, type Split } from '../range.js'
+import { DAY_MS, HOUR_MS, floorTo, splitParams, type Split } from '../range.js'
 import { withSnapshotReaders } from './readers.js'
 
 type Queryable = Pick<Pool | PoolClient, 'query'>
@@ -165,9 +165,22 @@ export async function usersByHour(pool: Pool, from: Date, to: Date, source: stri
 
 // Straight from events: distinct users per bucket of $3 in [$1, $2), with filters $4
 // source, $5 event type, $6 funnel stage ('' = none). For minutes, and for series
-// filtered by event type or stage, which no user rollup is keyed by. Each bucket's ids
-// are sorted in byte order (COLLATE "C": the same equality, abbreviated keys, no strcoll):
-// 30 days of one event type at 10 M events in ~120 ms, against ~170 hashing (bucket, id) pairs.
+// filtered by event type or stage, which no user rollup is keyed by. Ids are counted in
+// byte order (COLLATE "C": the same equality, abbreviated keys, no strcoll).
+//
+// Hours and days: one range scan per bucket, whose ids are sorted on their own (the scan
+// comes in time order, so nothing sorts the range's rows by bucket first): 15 days of one
+// event type at 10 M events in ~26 ms, against ~43 grouping the range's rows by bucket.
+const USERS_PER_BUCKET_FROM_EVENTS = `
+SELECT b AS bucket,
+       (SELECT count(DISTINCT user_id COLLATE "C") FROM events
+        WHERE occurred_at >= greatest(b, $1) AND occurred_at < least(b + $3::interval, $2) AND user_id IS NOT NULL
+          AND ($4::text IS NULL OR source = $4)
+          AND ($5::text IS NULL OR event_type = $5)
+          AND ($6::text IS NULL OR coalesce(funnel_stage, '') = $6)) AS users
+FROM generate_series(sluice_bucket($3::interval, $1), $2::timestamptz - interval '1 microsecond', $3::interval) AS b`
+
+// Minutes: up to 10,000 buckets of a few events each, cheaper grouped in one scan.
 const USERS_BY_BUCKET_FROM_EVENTS = `
 SELECT sluice_bucket($3::interval, occurred_at) AS bucket, count(DISTINCT user_id COLLATE "C") AS users
 FROM events
@@ -187,11 +200,12 @@ export interface EventFilters {
  * A range of two days or more is counted in two parts cut at the bucket boundary ($3,
  * `strideMs` long) nearest its middle: every bucket is in one part, so the parts' rows
  * are the answer; on two connections at once when the pool has a second one free
- * (./readers.ts). The users of 30 days of one event type take ~150 ms on one core at 10 M events.
+ * (./readers.ts).
  */
 export async function usersByBucketFromEvents(pool: Pool, from: Date, to: Date, stride: string, strideMs: number, f: EventFilters): Promise<UsersByBucketRow[]> {
+  const sql = strideMs >= HOUR_MS ? USERS_PER_BUCKET_FROM_EVENTS : USERS_BY_BUCKET_FROM_EVENTS
   const part = (a: Date, b: Date) => async (client: Queryable) =>
-    (await client.query<UsersByBucketRow>(USERS_BY_BUCKET_FROM_EVENTS, [a, b, stride, f.source, f.eventType, f.funnelStage])).rows
+    (await client.query<UsersByBucketRow>(sql, [a, b, stride, f.source, f.eventType, f.funnelStage])).rows
   const cut = floorTo((from.getTime() + to.getTime()) / 2, strideMs)
   if (to.getTime() - from.getTime() < 2 * DAY_MS || cut <= from.getTime()) return part(from, to)(pool)
   return withSnapshotReaders(pool, async (readers) => (await readers.both(part(from, new Date(cut)), part(new Date(cut), to))).flat())
