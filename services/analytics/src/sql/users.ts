@@ -16,8 +16,9 @@ export interface UsersBySourceRow {
   users: string
 }
 
-// $1…$6 split, $7 source or null. One row per source, and source '*' for all of them
-// when $7 is null.
+// $1…$6 split, $7 source or null, $8 and $9 the chunks [$8, $9) to count, $10 whether to
+// count users without a key (in no chunk). One row per source, and source '*' for all of
+// them when $7 is null.
 const USERS_BY_SOURCE = `
 WITH ids AS (
   SELECT p.source, u.user_id
@@ -34,13 +35,16 @@ looked_up AS MATERIALIZED (
   SELECT i.source, i.user_id, k.key FROM ids i LEFT JOIN user_keys k ON k.user_id = i.user_id
 ),
 tagged AS MATERIALIZED (
-  SELECT source, user_id, key FROM looked_up
-  UNION ALL
-  SELECT DISTINCT '*', user_id, key FROM looked_up WHERE $7::text IS NULL
+  SELECT source, user_id, key FROM (
+    SELECT source, user_id, key FROM looked_up
+    UNION ALL
+    SELECT DISTINCT '*', user_id, key FROM looked_up WHERE $7::text IS NULL
+  ) t
+  WHERE CASE WHEN key IS NULL THEN $10 ELSE key >> 12 >= $8 AND key >> 12 < $9 END
 ),
 days AS MATERIALIZED (
   SELECT source, chunk, bit_or(bits) AS bits FROM rollup_users_daily
-  WHERE bucket >= $3 AND bucket < $4 AND ($7::text IS NULL OR source = $7)
+  WHERE bucket >= $3 AND bucket < $4 AND ($7::text IS NULL OR source = $7) AND chunk >= $8 AND chunk < $9
   GROUP BY 1, 2
 ),
 -- Users of the hours at the ends, pending and of the partial hours who are in none of
@@ -49,6 +53,7 @@ days AS MATERIALIZED (
 edge AS MATERIALIZED (
   SELECT source, chunk, offsets, bits FROM rollup_users_hourly
   WHERE (bucket >= $2 AND bucket < $3 OR bucket >= $4 AND bucket < $5) AND ($7::text IS NULL OR source = $7)
+    AND chunk >= $8 AND chunk < $9
 ),
 edge_bits AS (
   SELECT source, chunk, bit_or(bits) AS bits FROM edge WHERE bits IS NOT NULL GROUP BY 1, 2
@@ -81,10 +86,40 @@ SELECT source, sum(users) AS users FROM (
 ) z
 GROUP BY 1`
 
-/** Distinct users per source (and '*' = all sources, when no source is given). */
+const ALL_CHUNKS = [0, 2 ** 31 - 1] as const
+
+/**
+ * Distinct users per source (and '*' = all sources, when no source is given).
+ *
+ * A range with whole days and hours at its ends (not on midnights) tests every user of
+ * its end hours against the days' bitmaps, chunk by chunk: ~100 ms for the ~180,000 user
+ * hours of a 30-day range at 10 M events, against ~15 ms for whole days alone. Such a range
+ * is counted in two halves of the user-key space, on two connections at once when the
+ * pool has a second one free (./readers.ts): a user's key is in one chunk, so the halves'
+ * counts add up; users without a key are counted in the first.
+ */
 export async function usersBySource(pool: Pool, split: Split, source: string | null): Promise<UsersBySourceRow[]> {
-  const { rows } = await pool.query<UsersBySourceRow>(USERS_BY_SOURCE, [...splitParams(split), source])
-  return rows
+  const params = [...splitParams(split), source]
+  const ends = split.from.getTime() < split.d1.getTime() || split.d2.getTime() < split.to.getTime()
+  if (!ends || split.d1.getTime() >= split.d2.getTime()) {
+    const { rows } = await pool.query<UsersBySourceRow>(USERS_BY_SOURCE, [...params, ...ALL_CHUNKS, true])
+    return rows
+  }
+  return withSnapshotReaders(pool, async (readers) => {
+    // Where to cut: the median chunk of the range's last whole day, as in geo (./geo.ts).
+    const { rows: cut } = await readers.first.query<{ middle: number }>(
+      `SELECT coalesce((SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY chunk) FROM rollup_users_daily WHERE bucket = $1 AND source = coalesce($2, '*')),
+                       (SELECT (max(block) + 1) / 2 FROM user_key_blocks), 0) AS middle`,
+      [new Date(split.d2.getTime() - DAY_MS), source],
+    )
+    const middle = cut[0]!.middle
+    const half = (lo: number, hi: number, unkeyed: boolean) => async (client: PoolClient) =>
+      (await client.query<UsersBySourceRow>(USERS_BY_SOURCE, [...params, lo, hi, unkeyed])).rows
+    const halves = await readers.both(half(ALL_CHUNKS[0], middle, true), half(middle, ALL_CHUNKS[1], false))
+    const users = new Map<string, number>()
+    for (const r of halves.flat()) users.set(r.source, (users.get(r.source) ?? 0) + Number(r.users))
+    return [...users].map(([s, n]) => ({ source: s, users: String(n) }))
+  })
 }
 
 export interface UsersByBucketRow {
