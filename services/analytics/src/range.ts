@@ -95,6 +95,18 @@ export function splitRange({ from, to }: { from: Date; to: Date }, finest: 'day'
   return { from, h1: new Date(h1), d1: new Date(d1), d2: new Date(d2), h2: new Date(h2), to }
 }
 
+/**
+ * Where a request over two days or more cuts its range in two parts to run at once: the
+ * boundary of `unitMs` buckets at or below its middle, or null for a shorter range.
+ */
+export function middleCut({ from, to }: { from: Date; to: Date }, unitMs: number): Date | null {
+  const f = from.getTime()
+  const t = to.getTime()
+  if (t - f < 2 * DAY_MS) return null
+  const cut = floorTo((f + t) / 2, unitMs)
+  return cut > f ? new Date(cut) : null
+}
+
 /** The parameters $1…$6 of the rollup queries. */
 export function splitParams(s: Split): Date[] {
   return [s.from, s.h1, s.d1, s.d2, s.h2, s.to]

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from '@sluice/kit/pg'
 import { DAY_MS, splitParams, type Split } from '../range.js'
 import { withSnapshotReaders } from './readers.js'
+import { ALL_CHUNKS, keyCut } from './users.js'
 
 export interface GeoCountRow {
   country: string
@@ -86,20 +87,13 @@ FROM counted c FULL JOIN unkeyed u ON u.country = c.country AND u.city = c.city`
  * cores share one request, and both halves read one snapshot.
  */
 export async function geoUsers(pool: Pool, split: Split, source: string | null, byCity: boolean): Promise<GeoUsersRow[]> {
-  // Where to cut: the median chunk of the range's last whole day (chunks differ a lot in
-  // rows: old keys are the busy users), else the middle of the keys handed out. Any cut
-  // gives the same answer; this one splits the work about evenly.
+  // Cut at the median chunk of the range's last whole day, if it has one.
   const day = split.d1.getTime() < split.d2.getTime() ? new Date(split.d2.getTime() - DAY_MS) : null
   return withSnapshotReaders(pool, async (readers) => {
-    const { rows: cut } = await readers.first.query<{ middle: number }>(
-      `SELECT coalesce((SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY chunk) FROM rollup_place_users_daily WHERE bucket = $1 AND source = coalesce($2, '*')),
-                       (SELECT (max(block) + 1) / 2 FROM user_key_blocks), 0) AS middle`,
-      [day, source],
-    )
-    const middle = cut[0]!.middle
+    const middle = await keyCut(readers.first, 'rollup_place_users_daily', day, source)
     const half = (lo: number, hi: number, unkeyed: boolean) => async (client: PoolClient) =>
       (await client.query<GeoUsersRow>(GEO_USERS, [split.from, split.d1, split.d2, split.to, source, byCity, lo, hi, unkeyed])).rows
-    const halves = await readers.both(half(0, middle, true), half(middle, 2 ** 31 - 1, false))
+    const halves = await readers.both(half(ALL_CHUNKS[0], middle, true), half(middle, ALL_CHUNKS[1], false))
     const users = new Map<string, GeoUsersRow>()
     for (const r of halves.flat()) {
       const key = `${r.country}\u0000${r.city}`

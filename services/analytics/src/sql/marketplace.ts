@@ -1,5 +1,5 @@
 import { withClient, type Pool, type PoolClient } from '@sluice/kit/pg'
-import { DAY_MS, splitParams, splitRange } from '../range.js'
+import { DAY_MS, middleCut, splitParams, splitRange } from '../range.js'
 import { withSnapshotReaders } from './readers.js'
 
 /*
@@ -189,8 +189,8 @@ export interface ProviderPartRow extends Omit<ProviderRow, 'response_p50'> {
 }
 
 /**
- * The signals of every provider over [from, to). A range of two whole days or more is
- * counted in two parts cut at the midnight nearest its middle, on two connections at once
+ * The signals of every provider over [from, to). A range of two days or more is counted
+ * in two parts cut at a midnight at its middle (middleCut), on two connections at once
  * when the pool has a second one free (./readers.ts): every signal is of the jobs posted,
  * or the searches made, in one part, so the parts' counts add up, and a provider's median
  * response time is taken from both parts' response times together.
@@ -198,10 +198,8 @@ export interface ProviderPartRow extends Omit<ProviderRow, 'response_p50'> {
 export async function providerSignals(pool: Pool, range: { from: Date; to: Date }, source: string | null, category: string | null, city: string | null): Promise<ProviderRow[]> {
   const part = (from: Date, to: Date) => async (client: PoolClient) =>
     (await client.query<ProviderPartRow>(PROVIDERS, [...splitParams(splitRange({ from, to })), source, category, city])).rows
-  const { d1, d2 } = splitRange(range)
-  const days = Math.round((d2.getTime() - d1.getTime()) / DAY_MS)
-  if (days < 2) return mergeProviderParts([await withClient(pool, part(range.from, range.to))])
-  const cut = new Date(d1.getTime() + Math.floor(days / 2) * DAY_MS)
+  const cut = middleCut(range, DAY_MS)
+  if (!cut) return mergeProviderParts([await withClient(pool, part(range.from, range.to))])
   return withSnapshotReaders(pool, async (readers) => mergeProviderParts(await readers.both(part(range.from, cut), part(cut, range.to))))
 }
 

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from '@sluice/kit/pg'
-import { DAY_MS, HOUR_MS, floorTo, splitParams, type Split } from '../range.js'
+import { DAY_MS, HOUR_MS, middleCut, splitParams, type Split } from '../range.js'
 import { withSnapshotReaders } from './readers.js'
 
 type Queryable = Pick<Pool | PoolClient, 'query'>
@@ -86,7 +86,22 @@ SELECT source, sum(users) AS users FROM (
 ) z
 GROUP BY 1`
 
-const ALL_CHUNKS = [0, 2 ** 31 - 1] as const
+/** Every chunk of the user-key space, [first, end). */
+export const ALL_CHUNKS = [0, 2 ** 31 - 1] as const
+
+/**
+ * Where to cut the user-key space in two halves of about equal work: the median chunk of
+ * `table`'s bitmap rows of `day` (chunks differ a lot in rows: old keys are the busy
+ * users), else the middle of the keys handed out. Any cut gives the same answers.
+ */
+export async function keyCut(client: PoolClient, table: 'rollup_users_daily' | 'rollup_place_users_daily', day: Date | null, source: string | null): Promise<number> {
+  const { rows } = await client.query<{ middle: number }>(
+    `SELECT coalesce((SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY chunk) FROM ${table} WHERE bucket = $1 AND source = coalesce($2, '*')),
+                     (SELECT (max(block) + 1) / 2 FROM user_key_blocks), 0) AS middle`,
+    [day, source],
+  )
+  return rows[0]!.middle
+}
 
 /**
  * Distinct users per source (and '*' = all sources, when no source is given).
@@ -106,13 +121,7 @@ export async function usersBySource(pool: Pool, split: Split, source: string | n
     return rows
   }
   return withSnapshotReaders(pool, async (readers) => {
-    // Where to cut: the median chunk of the range's last whole day, as in geo (./geo.ts).
-    const { rows: cut } = await readers.first.query<{ middle: number }>(
-      `SELECT coalesce((SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY chunk) FROM rollup_users_daily WHERE bucket = $1 AND source = coalesce($2, '*')),
-                       (SELECT (max(block) + 1) / 2 FROM user_key_blocks), 0) AS middle`,
-      [new Date(split.d2.getTime() - DAY_MS), source],
-    )
-    const middle = cut[0]!.middle
+    const middle = await keyCut(readers.first, 'rollup_users_daily', new Date(split.d2.getTime() - DAY_MS), source)
     const half = (lo: number, hi: number, unkeyed: boolean) => async (client: PoolClient) =>
       (await client.query<UsersBySourceRow>(USERS_BY_SOURCE, [...params, lo, hi, unkeyed])).rows
     const halves = await readers.both(half(ALL_CHUNKS[0], middle, true), half(middle, ALL_CHUNKS[1], false))
@@ -232,8 +241,8 @@ export interface EventFilters {
 }
 
 /**
- * A range of two days or more is counted in two parts cut at the bucket boundary ($3,
- * `strideMs` long) nearest its middle: every bucket is in one part, so the parts' rows
+ * A range of two days or more is counted in two parts cut at a bucket boundary ($3,
+ * `strideMs` long) at its middle (middleCut): every bucket is in one part, so the parts' rows
  * are the answer; on two connections at once when the pool has a second one free
  * (./readers.ts).
  */
@@ -241,7 +250,7 @@ export async function usersByBucketFromEvents(pool: Pool, from: Date, to: Date, 
   const sql = strideMs >= HOUR_MS ? USERS_PER_BUCKET_FROM_EVENTS : USERS_BY_BUCKET_FROM_EVENTS
   const part = (a: Date, b: Date) => async (client: Queryable) =>
     (await client.query<UsersByBucketRow>(sql, [a, b, stride, f.source, f.eventType, f.funnelStage])).rows
-  const cut = floorTo((from.getTime() + to.getTime()) / 2, strideMs)
-  if (to.getTime() - from.getTime() < 2 * DAY_MS || cut <= from.getTime()) return part(from, to)(pool)
-  return withSnapshotReaders(pool, async (readers) => (await readers.both(part(from, new Date(cut)), part(new Date(cut), to))).flat())
+  const cut = middleCut({ from, to }, strideMs)
+  if (!cut) return part(from, to)(pool)
+  return withSnapshotReaders(pool, async (readers) => (await readers.both(part(from, cut), part(cut, to))).flat())
 }
