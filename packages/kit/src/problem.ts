@@ -99,16 +99,22 @@ export function classifyError(err: FastifyError | HttpProblem | Error): { status
   return { status: status >= 500 && status < 600 ? status : 500, options: {} }
 }
 
+/**
+ * For every error handler, before it answers. Fastify asks for the connection to be closed
+ * when the body could not be read (it is too large, say), but closing a socket with unread
+ * bytes resets it, and the reset can reach the client before the answer: it sees a broken
+ * pipe, not the 413, and an SDK retries the same batch for ever. Left open, Node discards
+ * the rest of the body (within the server's request timeout) and the client reads the answer.
+ */
+export function keepConnectionForUnreadBody(request: FastifyRequest, reply: FastifyReply): void {
+  if (!request.raw.complete) reply.removeHeader('connection')
+}
+
 /** Registers the error and not-found handlers on an app (or on an encapsulated plugin). */
 export function useProblemJson(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const { status, options } = classifyError(err)
-    // Fastify asks for the connection to be closed when the body could not be read (it is
-    // too large, say), but closing a socket with unread bytes resets it, and the reset can
-    // reach the client before the answer: it sees a broken pipe, not the 413, and an SDK
-    // retries the same batch for ever. Left open, Node discards the rest of the body
-    // (within the server's request timeout) and the client reads the answer.
-    if (!request.raw.complete) reply.removeHeader('connection')
+    keepConnectionForUnreadBody(request, reply)
     if (status >= 500) request.log.error({ err }, 'request failed')
     else request.log.info({ status, code: err.code, detail: options.detail }, 'request rejected')
     return sendProblem(reply, status, options)

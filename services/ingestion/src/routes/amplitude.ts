@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
-import { classifyError, HttpProblem } from '@sluice/kit/problem'
+import { classifyError, HttpProblem, keepConnectionForUnreadBody } from '@sluice/kit/problem'
 import { addProblem, AMPLITUDE_SOURCE, amplitudeEnvelope, amplitudeHttpFields, AmplitudeRequest, emptyProblems, hasProblems } from '@sluice/formats/amplitude'
 import { rejected as rejectedMapping, type Mapped } from '@sluice/formats/mapped'
 import { checkEventCount, countRequests, publishPrepared, RateLimited, rateLimit } from '../ingest.js'
@@ -129,6 +129,7 @@ export default async function amplitudeRoutes(app: FastifyInstance): Promise<voi
     validatorCompiler: () => () => true,
     errorHandler: (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const { status, body, headers } = amplitudeErrorBody(err)
+      keepConnectionForUnreadBody(request, reply)
       if (status >= 500 && status !== 503) request.log.error({ err }, 'request failed')
       else request.log.info({ status, detail: body.error }, 'request rejected')
       for (const [name, value] of Object.entries(headers)) reply.header(name, value)
