@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from '@sluice/kit/pg'
 import { DAY_MS, splitParams, type Split } from '../range.js'
 import { withSnapshotReaders } from './readers.js'
-import { ALL_CHUNKS, keyCut } from './users.js'
+import { addHalves, ALL_CHUNKS, keyCut } from './users.js'
 
 export interface GeoCountRow {
   country: string
@@ -94,12 +94,6 @@ export async function geoUsers(pool: Pool, split: Split, source: string | null, 
     const half = (lo: number, hi: number, unkeyed: boolean) => async (client: PoolClient) =>
       (await client.query<GeoUsersRow>(GEO_USERS, [split.from, split.d1, split.d2, split.to, source, byCity, lo, hi, unkeyed])).rows
     const halves = await readers.both(half(ALL_CHUNKS[0], middle, true), half(middle, ALL_CHUNKS[1], false))
-    const users = new Map<string, GeoUsersRow>()
-    for (const r of halves.flat()) {
-      const key = `${r.country}\u0000${r.city}`
-      const seen = users.get(key)
-      users.set(key, seen ? { ...seen, users: String(Number(seen.users) + Number(r.users)) } : r)
-    }
-    return [...users.values()]
+    return addHalves(halves, (r) => `${r.country}\u0000${r.city}`)
   })
 }

@@ -6,8 +6,6 @@ const SECOND_CONNECTION_WAIT_MS = 20
 export interface SnapshotReaders {
   /** The connection the snapshot was taken on: for queries that both parts depend on. */
   first: PoolClient
-  /** Whether `both` runs its parts at once (a second connection was free) or one after the other. */
-  parallel: boolean
   /** Runs `a` and `b` on two connections at once when there are two, else one after the other on `first`. */
   both<A, B>(a: (client: PoolClient) => Promise<A>, b: (client: PoolClient) => Promise<B>): Promise<[A, B]>
 }
@@ -39,7 +37,6 @@ export async function withSnapshotReaders<T>(pool: Pool, fn: (readers: SnapshotR
     const other = second
     return await fn({
       first,
-      parallel: other !== undefined,
       both: async (a, b) => (other ? Promise.all([a(first), b(other)]) : [await a(first), await b(first)]),
     })
   } finally {

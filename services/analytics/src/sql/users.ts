@@ -125,10 +125,19 @@ export async function usersBySource(pool: Pool, split: Split, source: string | n
     const half = (lo: number, hi: number, unkeyed: boolean) => async (client: PoolClient) =>
       (await client.query<UsersBySourceRow>(USERS_BY_SOURCE, [...params, lo, hi, unkeyed])).rows
     const halves = await readers.both(half(ALL_CHUNKS[0], middle, true), half(middle, ALL_CHUNKS[1], false))
-    const users = new Map<string, number>()
-    for (const r of halves.flat()) users.set(r.source, (users.get(r.source) ?? 0) + Number(r.users))
-    return [...users].map(([s, n]) => ({ source: s, users: String(n) }))
+    return addHalves(halves, (r) => r.source)
   })
+}
+
+/** The rows of the two halves of the key space added up: one row per key, its users summed. */
+export function addHalves<R extends { users: string }>(halves: R[][], keyOf: (row: R) => string): R[] {
+  const sums = new Map<string, R>()
+  for (const r of halves.flat()) {
+    const key = keyOf(r)
+    const seen = sums.get(key)
+    sums.set(key, seen ? { ...seen, users: String(Number(seen.users) + Number(r.users)) } : r)
+  }
+  return [...sums.values()]
 }
 
 export interface UsersByBucketRow {
