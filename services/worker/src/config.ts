@@ -59,10 +59,16 @@ export const workerSchema = {
     env: 'RETRY_DELAY_MAX_MS',
   },
   foldIntervalMs: {
-    doc: 'Pause between two folds of rollup deltas run by this worker outside its batches; 0 (the default): the inserting transactions fold, which cost less CPU per event in the write benchmark',
+    doc: 'Least time between two folds of rollup deltas run by this worker outside its batches (the most is twice that); 0 (the default): the inserting transactions fold, which cost less CPU per event in the write benchmark',
     format: 'nat',
     default: 0,
     env: 'ROLLUP_FOLD_INTERVAL_MS',
+  },
+  foldQuietMs: {
+    doc: 'With the fold loop on, a due fold waits (up to another ROLLUP_FOLD_INTERVAL_MS) until the worker has stored nothing for this long, so that a burst of events is stored with no fold in its way. 0: fold as soon as it is due',
+    format: 'nat',
+    default: 100,
+    env: 'ROLLUP_FOLD_QUIET_MS',
   },
   foldTimeoutMs: {
     doc: 'Longest one fold of rollup deltas may run',

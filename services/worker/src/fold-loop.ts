@@ -2,14 +2,31 @@ import { Counter, Histogram, type Registry } from 'prom-client'
 import type { Logger } from '@sluice/kit/logger'
 import { withTransaction, type Pool } from '@sluice/kit/pg'
 
+/** What the worker's lanes are doing, for choosing when to fold. */
+export interface StoringActivity {
+  /** A batch is being stored now. */
+  storing: boolean
+  /** When a batch last started or finished (performance.now()); -Infinity before the first. */
+  lastAt: number
+}
+
 export interface FoldLoopOptions {
   pool: Pool
   log: Logger
   registry: Registry
-  /** Pause between the end of one fold and the next attempt. */
+  /** Shortest time between two folds (the longest is twice that). */
   intervalMs: number
+  /**
+   * Once `intervalMs` has passed, the fold waits (up to another `intervalMs`) until the
+   * worker has stored nothing for this long, so that a burst of events is stored with no
+   * fold in its way and the fold runs in the quiet after it. 0: fold every `intervalMs`.
+   */
+  quietMs: number
   /** Longest one fold may run. */
   timeoutMs: number
+  activity: () => StoringActivity
+  /** The clock `activity().lastAt` is read on (tests set their own). */
+  now?: () => number
 }
 
 export interface FoldLoop {
@@ -18,13 +35,14 @@ export interface FoldLoop {
 
 /**
  * Folds the rollup deltas the trigger on `events` appends (db/migrations/0021, 0062) in a
- * transaction of its own, every `intervalMs`, so that batches never wait for a fold. Each
- * replica runs one; the fold lock lets one fold at a time (the others skip their turn).
- * While the folder's promise (rollup_state.folder_until) holds, triggers leave folding to
- * it; when it stops or keeps failing, they fold again. A failed fold leaves its deltas
- * pending, and readers count pending deltas, so answers stay exact either way.
+ * transaction of its own, so that batches never wait for a fold: after `intervalMs`, in
+ * the first moment the worker has been quiet for `quietMs`, or after twice `intervalMs`. Each replica runs one; the fold lock lets one fold at a time
+ * (the others skip their turn). While the folder's promise (rollup_state.folder_until)
+ * holds, triggers leave folding to it; when it stops or keeps failing, they fold again.
+ * A failed fold leaves its deltas pending, and readers count pending deltas, so answers
+ * stay exact either way.
  */
-export function startFoldLoop({ pool, log, registry, intervalMs, timeoutMs }: FoldLoopOptions): FoldLoop {
+export function startFoldLoop({ pool, log, registry, intervalMs, quietMs, timeoutMs, activity, now = () => performance.now() }: FoldLoopOptions): FoldLoop {
   const registers = [registry]
   const duration = new Histogram({
     name: 'sluice_worker_fold_duration_seconds',
@@ -36,6 +54,8 @@ export function startFoldLoop({ pool, log, registry, intervalMs, timeoutMs }: Fo
   // The promise outlives a few missed turns, so a busy or briefly failing folder does not
   // hand folding back to the inserting transactions at once.
   const lease = `${Math.max(10_000, intervalMs * 5 + timeoutMs)} milliseconds`
+  // How often the worker's activity is looked at.
+  const tickMs = quietMs > 0 ? Math.max(5, Math.min(intervalMs, quietMs / 4)) : intervalMs
   let stopped = false
   let wake: (() => void) | undefined
   let timer: NodeJS.Timeout | undefined
@@ -55,13 +75,30 @@ export function startFoldLoop({ pool, log, registry, intervalMs, timeoutMs }: Fo
     }
   }
 
+  /**
+   * Whether to fold now: once `intervalMs` has passed since the last fold, at the first
+   * quiet moment, and at the latest after twice that.
+   */
+  function due(lastFold: number): boolean {
+    const at = now()
+    const since = at - lastFold
+    if (since < intervalMs) return false
+    if (quietMs === 0 || since >= 2 * intervalMs) return true
+    const { storing, lastAt } = activity()
+    return !storing && at - lastAt >= quietMs
+  }
+
   const done = (async () => {
+    let lastFold = -Infinity
     while (!stopped) {
-      await foldOnce()
+      if (due(lastFold)) {
+        lastFold = now()
+        await foldOnce()
+      }
       if (stopped) break
       await new Promise<void>((resolve) => {
         wake = resolve
-        timer = setTimeout(resolve, intervalMs)
+        timer = setTimeout(resolve, tickMs)
       })
     }
   })()

@@ -11,7 +11,7 @@ import { UnreachableError } from '@sluice/kit/unreachable'
 import { buildWorkerHttp } from './app.js'
 import { loadWorkerConfig } from './config.js'
 import { pollConsumer } from './consumer-stats.js'
-import { startFoldLoop } from './fold-loop.js'
+import { startFoldLoop, type StoringActivity } from './fold-loop.js'
 import { workerMetrics } from './metrics.js'
 import { startWorker } from './worker.js'
 
@@ -60,7 +60,13 @@ try {
   })
   importBusy = () => importLane.busyWithin(IMPORT_BUSY_MS)
   const stopPolling = pollConsumer(consumer, metrics, config.consumerPollMs, log)
-  const folds = config.foldIntervalMs > 0 ? startFoldLoop({ pool, log, registry, intervalMs: config.foldIntervalMs, timeoutMs: config.foldTimeoutMs }) : undefined
+  const activity = (): StoringActivity => {
+    const live = worker.activity()
+    const imports = importLane.activity()
+    return { storing: live.storing || imports.storing, lastAt: Math.max(live.lastAt, imports.lastAt) }
+  }
+  const folds =
+    config.foldIntervalMs > 0 ? startFoldLoop({ pool, log, registry, intervalMs: config.foldIntervalMs, quietMs: config.foldQuietMs, timeoutMs: config.foldTimeoutMs, activity }) : undefined
   const app = await buildWorkerHttp({ pool, nc, registry, log, storage: () => (worker.health().storing ? importLane.health() : worker.health()) })
 
   onShutdown(log, config.shutdownTimeoutMs, async () => {

@@ -2,6 +2,7 @@ import type { Consumer, JsMsg } from '@nats-io/jetstream'
 import { isConnectionError, withClient } from '@sluice/kit/pg'
 import { CopyMode, deliveryGroups, storeGroup, type BatchDeps } from './handle-batch.js'
 import { describeError } from './pg-errors.js'
+import type { StoringActivity } from './fold-loop.js'
 import { BatchPump } from './pump.js'
 import { probeStorage } from './store.js'
 
@@ -60,6 +61,8 @@ export interface RunningWorker {
   backedUp(): boolean
   /** Stored (or tried to store) a batch within the last `ms`. */
   busyWithin(ms: number): boolean
+  /** Whether a batch is being stored, and when one last started or finished. */
+  activity(): StoringActivity
 }
 
 class Stopped extends Error {}
@@ -89,6 +92,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   let failing: { error: string; since: Date } | undefined
   let consecutiveFailures = 0
   let lastBatchAt = -Infinity
+  let storing = 0
+  let lastActivityAt = -Infinity
 
   const delayFor = (attempt: number) => Math.min(retryDelayMaxMs, retryDelayMs * 2 ** Math.max(0, attempt))
 
@@ -108,7 +113,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   /** Stores a batch group by group; returns what must pause fetching, if anything. */
   async function runBatch(batch: JsMsg[]): Promise<Paused | undefined> {
     const started = performance.now()
-    lastBatchAt = started
+    lastBatchAt = lastActivityAt = started
+    storing++
     // A batch held longer than the ack wait (a slow lock, a long retry) must not be
     // redelivered to another replica meanwhile.
     const heartbeat = setInterval(() => {
@@ -148,7 +154,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       }
     } finally {
       clearInterval(heartbeat)
-      metrics.batchDuration.observe((performance.now() - started) / 1000)
+      storing--
+      lastActivityAt = performance.now()
+      metrics.batchDuration.observe((lastActivityAt - started) / 1000)
     }
     return paused
   }
@@ -237,6 +245,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     health: () => (failing ? { storing: false, error: failing.error, since: failing.since } : { storing: true }),
     backedUp: () => current?.backedUp() ?? false,
     busyWithin: (ms) => performance.now() - lastBatchAt < ms,
+    activity: () => ({ storing: storing > 0, lastAt: lastActivityAt }),
     async stop() {
       stopController.abort()
       // The loop stores what was already fetched, then ends.

@@ -42,7 +42,7 @@ async function foldedEvents(): Promise<number> {
 test('the fold loop folds deltas outside the inserting transactions, and while it runs inserts only append deltas', async () => {
   // Triggers would fold on every statement if they folded at all.
   await pool.query(`UPDATE rollup_state SET fold_every = 1, fold_after = '0 seconds'`)
-  const loop = startFoldLoop({ pool, log: testLogger('fold'), registry: createRegistry('worker', { defaults: false }), intervalMs: 50, timeoutMs: 10_000 })
+  const loop = startFoldLoop({ pool, log: testLogger('fold'), registry: createRegistry('worker', { defaults: false }), intervalMs: 50, quietMs: 0, timeoutMs: 10_000, activity: () => ({ storing: false, lastAt: -Infinity }) })
   try {
     await waitFor(async () => {
       const { rows } = await pool.query<{ promised: boolean }>('SELECT folder_until > clock_timestamp() AS promised FROM rollup_state')
@@ -71,4 +71,58 @@ test('the fold loop folds deltas outside the inserting transactions, and while i
   await insertEvents(5, ['u5'])
   assert.equal(await pendingDeltas(), 0)
   assert.equal(await foldedEvents(), 55)
+})
+
+test('with a quiet time, a due fold waits for the worker to stop storing, and at most one more interval', async () => {
+  await pool.query(`UPDATE rollup_state SET fold_every = 1, fold_after = '0 seconds'`)
+  // The loop decides on this clock; its ticks stay real (every quietMs / 4).
+  let clock = 0
+  let activity = { storing: false, lastAt: -Infinity }
+  const loop = startFoldLoop({
+    pool,
+    log: testLogger('fold'),
+    registry: createRegistry('worker', { defaults: false }),
+    intervalMs: 1_000,
+    quietMs: 100,
+    timeoutMs: 10_000,
+    activity: () => activity,
+    now: () => clock,
+  })
+  const ticks = () => new Promise((resolve) => setTimeout(resolve, 200))
+  try {
+    // The first fold runs at once and makes the promise.
+    await waitFor(async () => {
+      const { rows } = await pool.query<{ promised: boolean }>('SELECT folder_until > clock_timestamp() AS promised FROM rollup_state')
+      return rows[0]!.promised
+    }, { what: 'the folder promise' })
+    const before = await foldedEvents()
+
+    // Batches keep being stored: past one interval the fold still waits…
+    activity = { storing: true, lastAt: 0 }
+    await insertEvents(12, ['q1', 'q2'])
+    clock = 1_500
+    await ticks()
+    assert.ok((await pendingDeltas()) > 0, 'no fold while a batch is being stored, within two intervals')
+    // …until the worker has been quiet for quietMs.
+    activity = { storing: false, lastAt: 1_500 }
+    clock = 1_550
+    await ticks()
+    assert.ok((await pendingDeltas()) > 0, 'not quiet long enough yet')
+    clock = 1_600
+    await waitFor(async () => (await pendingDeltas()) === 0, { what: 'the fold in the quiet' })
+    assert.equal((await foldedEvents()) - before, 12)
+
+    // Storing without a pause: the fold comes anyway, two intervals after the last.
+    activity = { storing: true, lastAt: 1_600 }
+    await insertEvents(7, ['q3'])
+    clock = 3_500
+    await ticks()
+    assert.ok((await pendingDeltas()) > 0, 'within two intervals of the last fold')
+    clock = 3_600
+    await waitFor(async () => (await pendingDeltas()) === 0, { what: 'the fold two intervals after the last' })
+    assert.equal((await foldedEvents()) - before, 19)
+  } finally {
+    await loop.stop()
+  }
+  await pool.query(`UPDATE rollup_state SET folder_until = '-infinity'`)
 })
