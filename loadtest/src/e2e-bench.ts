@@ -19,6 +19,7 @@ import { freePort } from '@sluice/testkit/ports'
 import { startPrivateNats, type PrivateNats } from '@sluice/testkit/private-nats'
 import { workerSchema } from '@sluice/worker/config'
 import { audit, type Audit, type RequestRecord } from './audit.js'
+import { burstTable, runBurst, type BurstPost } from './burst.js'
 import { measureCeiling, type Ceiling } from './ceiling.js'
 import { processTicks } from './cpu.js'
 import { drive, type DriveResult } from './drive.js'
@@ -57,6 +58,8 @@ const { values } = parseArgs({
     keep: { type: 'boolean', default: false },
     /** SQL run on the bench's database (and the ceiling's) after migrating, e.g. 'ALTER TABLE events DISABLE TRIGGER USER' to price the rollups. */
     sql: { type: 'string' },
+    /** After the passes, POSTSxSIZE publisher posts of SIZE events one at a time, each timed alone (burst.ts); alone when no --pass is given. */
+    burst: { type: 'string' },
     /** Extra environment for the Sluice processes, e.g. --env BATCHES_IN_FLIGHT=2 */
     env: { type: 'string', multiple: true, default: [] },
   },
@@ -88,7 +91,9 @@ function parsePass(spec: string): Pass {
   if (!SCENARIOS.includes(scenario as ScenarioName)) throw new Error(`unknown scenario ${scenario} (${SCENARIOS.join(', ')})`)
   return { scenario: scenario as ScenarioName, seconds: Number(seconds ?? 60), ...(rate ? { rate: Number(rate) } : {}) }
 }
-const passes = (values.pass ?? ['publisher:60', 'publisher:30:10000', 'single:30']).map(parsePass)
+const passes = (values.pass ?? (values.burst ? [] : ['publisher:60', 'publisher:30:10000', 'single:30'])).map(parsePass)
+const burst = values.burst?.match(/^(\d+)x(\d+)$/)
+if (values.burst && !burst) throw new Error(`--burst ${values.burst}: expected POSTSxSIZE, e.g. 8x19000`)
 
 const dbUrl = (name: string) => databaseOn(config.databaseUrl, name)
 const admin = <T>(fn: (c: pg.Client) => Promise<T>) => withAdmin(config.databaseUrl, fn)
@@ -530,6 +535,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   })
 }
 const done: PassResult[] = []
+let burstPosts: BurstPost[] | undefined
 const reportFile = new URL(`e2e-${stamp}.json`, results)
 const report = () => ({
   at: new Date().toISOString(),
@@ -539,6 +545,7 @@ const report = () => ({
   env: extraEnv,
   sql: values.sql,
   passes: done,
+  ...(burstPosts ? { burst: burstPosts } : {}),
 })
 await mkdir(results, { recursive: true })
 let failed = false
@@ -552,6 +559,7 @@ try {
     )
     if (!r.audit.ok) failed = true
   }
+  if (burst) burstPosts = await runBurst(sluice.ingestionUrl, sluice.databaseUrl, Number(burst[1]), Number(burst[2]))
 } catch (err) {
   failed = true
   process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`)
@@ -561,7 +569,9 @@ try {
 }
 
 await writeFile(reportFile, `${JSON.stringify(report(), null, 2)}\n`)
-process.stdout.write(`\n${table(done)}\n\nresults: loadtest/results/e2e-${stamp}.json\n`)
+if (done.length > 0) process.stdout.write(`\n${table(done)}\n`)
+if (burstPosts) process.stdout.write(`\nOne post at a time (ms from sending its POST):\n\n${burstTable(burstPosts)}\n`)
+process.stdout.write(`\nresults: loadtest/results/e2e-${stamp}.json\n`)
 for (const r of done) {
   if (!r.audit.ok) {
     process.stderr.write(`${r.pass}: AUDIT FAILED — accepted but not stored ${r.audit.acceptedNotStored}, stored beyond accepted ${r.audit.storedBeyondAccepted}, stored by nobody ${r.audit.storedUnknown}\n`)

@@ -17,9 +17,10 @@ export function singleEventTemplates(): Template[] {
  * Publisher posts of 1,000–50,000 Facebook/TikTok events, ~2 % repeated inside a post,
  * one post in ten with a corrupted event. Ids get a per-request prefix, so posts never
  * repeat each other while repeats inside a post stay duplicates. Each post names the
- * first, middle and last of its valid events as samples for POST → stored latency.
+ * first, middle and last of its valid events as samples for POST → stored latency, and
+ * with `sampleEvery`, also every so many events in between.
  */
-export function publisherTemplates(count = 20, sizes = { min: 1_000, max: 50_000 }): Template[] {
+export function publisherTemplates(count = 20, sizes = { min: 1_000, max: 50_000 }, sampleEvery?: number): Template[] {
   const r = seededRandom(2)
   const out: Template[] = []
   for (let i = 0; i < count; i++) {
@@ -32,7 +33,8 @@ export function publisherTemplates(count = 20, sizes = { min: 1_000, max: 50_000
       return p
     })
     const samples: Sample[] = []
-    for (const at of [0, Math.floor(post.events.length / 2), post.events.length - 1]) {
+    const every = sampleEvery ? Array.from({ length: Math.ceil(post.events.length / sampleEvery) }, (_, k) => k * sampleEvery) : []
+    for (const at of [0, Math.floor(post.events.length / 2), post.events.length - 1, ...every]) {
       const e = post.events.slice(at).find((x) => !post.broken.has(x))
       if (e && !samples.some((s) => s.suffix === `-${e.eventId}`)) samples.push({ source: e.source, suffix: `-${e.eventId}` })
     }
