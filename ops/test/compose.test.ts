@@ -105,9 +105,14 @@ test('NATS keeps JetStream in a volume with monitoring on; PostgreSQL has a volu
 
 test('secrets come only from .env: without them docker-compose config refuses, naming the variable', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-compose-'))
-  writeFileSync(join(dir, 'empty.env'), '')
-  const { status, stderr } = run('docker-compose', ['--env-file', join(dir, 'empty.env'), 'config'], { unset: SECRETS })
-  rmSync(dir, { recursive: true })
+  let result: ReturnType<typeof run>
+  try {
+    writeFileSync(join(dir, 'empty.env'), '')
+    result = run('docker-compose', ['--env-file', join(dir, 'empty.env'), 'config'], { unset: SECRETS })
+  } finally {
+    rmSync(dir, { recursive: true })
+  }
+  const { status, stderr } = result
   assert.notEqual(status, 0)
   assert.match(stderr, /set (POSTGRES_USER|POSTGRES_PASSWORD|POSTGRES_EXPORTER_PASSWORD|GRAFANA_ADMIN_PASSWORD) in \.env/)
   const file = readFileSync(join(root, 'docker-compose.yml'), 'utf8')
