@@ -34,6 +34,14 @@ async function pendingDeltas(): Promise<number> {
   return Number(rows[0]!.n)
 }
 
+/** Waits until a folder has promised to fold (rollup_state.folder_until ahead). */
+async function folderPromised(): Promise<void> {
+  await waitFor(async () => {
+    const { rows } = await pool.query<{ promised: boolean }>('SELECT folder_until > clock_timestamp() AS promised FROM rollup_state')
+    return rows[0]!.promised
+  }, { what: 'the folder promise' })
+}
+
 async function foldedEvents(): Promise<number> {
   const { rows } = await pool.query<{ n: string }>(`SELECT coalesce(sum(events), 0) AS n FROM rollup_events WHERE level = 'd'`)
   return Number(rows[0]!.n)
@@ -44,10 +52,7 @@ test('the fold loop folds deltas outside the inserting transactions, and while i
   await pool.query(`UPDATE rollup_state SET fold_every = 1, fold_after = '0 seconds'`)
   const loop = startFoldLoop({ pool, log: testLogger('fold'), registry: createRegistry('worker', { defaults: false }), intervalMs: 50, quietMs: 0, timeoutMs: 10_000, activity: () => ({ storing: false, lastAt: -Infinity }) })
   try {
-    await waitFor(async () => {
-      const { rows } = await pool.query<{ promised: boolean }>('SELECT folder_until > clock_timestamp() AS promised FROM rollup_state')
-      return rows[0]!.promised
-    }, { what: 'the folder promise' })
+    await folderPromised()
     // Inserts under the promise leave their deltas pending (no fold in the statement)…
     await pool.query('SELECT pg_advisory_lock(rollups_lock_key())') // hold the folder off meanwhile
     try {
@@ -91,10 +96,7 @@ test('with a quiet time, a due fold waits for the worker to stop storing, and at
   const ticks = () => new Promise((resolve) => setTimeout(resolve, 200))
   try {
     // The first fold runs at once and makes the promise.
-    await waitFor(async () => {
-      const { rows } = await pool.query<{ promised: boolean }>('SELECT folder_until > clock_timestamp() AS promised FROM rollup_state')
-      return rows[0]!.promised
-    }, { what: 'the folder promise' })
+    await folderPromised()
     const before = await foldedEvents()
 
     // Batches keep being stored: past one interval the fold still waits…
