@@ -59,7 +59,7 @@ export interface RunningWorker {
   health(): StorageHealth
   /** Messages wait to be stored: a batch formed and not yet taken, or a full batch's worth in hand. */
   backedUp(): boolean
-  /** Stored (or tried to store) a batch within the last `ms`. */
+  /** Is storing a batch, or stored (or tried to store) one within the last `ms`. */
   busyWithin(ms: number): boolean
   /** Whether a batch is being stored, and when one last started or finished. */
   activity(): StoringActivity
@@ -91,7 +91,6 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   let current: BatchPump | undefined
   let failing: { error: string; since: Date } | undefined
   let consecutiveFailures = 0
-  let lastBatchAt = -Infinity
   let storing = 0
   let lastActivityAt = -Infinity
 
@@ -113,7 +112,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   /** Stores a batch group by group; returns what must pause fetching, if anything. */
   async function runBatch(batch: JsMsg[]): Promise<Paused | undefined> {
     const started = performance.now()
-    lastBatchAt = lastActivityAt = started
+    lastActivityAt = started
     storing++
     // A batch held longer than the ack wait (a slow lock, a long retry) must not be
     // redelivered to another replica meanwhile.
@@ -244,7 +243,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     done,
     health: () => (failing ? { storing: false, error: failing.error, since: failing.since } : { storing: true }),
     backedUp: () => current?.backedUp() ?? false,
-    busyWithin: (ms) => performance.now() - lastBatchAt < ms,
+    busyWithin: (ms) => storing > 0 || performance.now() - lastActivityAt < ms,
     activity: () => ({ storing: storing > 0, lastAt: lastActivityAt }),
     async stop() {
       stopController.abort()
