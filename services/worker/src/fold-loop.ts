@@ -24,6 +24,12 @@ export interface FoldLoopOptions {
   quietMs: number
   /** Longest one fold may run. */
   timeoutMs: number
+  /**
+   * A turn that comes less than this long after anybody's last fold (another replica's:
+   * rollup_state.folded_at) is skipped, so that replicas together fold about once per
+   * interval, not once each. The worker passes `intervalMs`; 0: no such check.
+   */
+  minGapMs: number
   activity: () => StoringActivity
   /** The clock `activity().lastAt` is read on (tests set their own). */
   now?: () => number
@@ -35,14 +41,16 @@ export interface FoldLoop {
 
 /**
  * Folds the rollup deltas the trigger on `events` appends (db/migrations/0021, 0062) in a
- * transaction of its own, so that batches never wait for a fold: after `intervalMs`, in
- * the first moment the worker has been quiet for `quietMs`, or after twice `intervalMs`. Each replica runs one; the fold lock lets one fold at a time
- * (the others skip their turn). While the folder's promise (rollup_state.folder_until)
+ * transaction of its own, so that batches never wait for a fold: `intervalMs` after the
+ * end of the last fold, in the first moment the worker has been quiet for `quietMs`, or
+ * after twice `intervalMs`. Each replica runs one. A replica skips its turn when another
+ * holds the fold lock or folded less than `minGapMs` ago (db/migrations/0065), so N
+ * replicas do not fold N times as often. While the folder's promise (rollup_state.folder_until)
  * holds, triggers leave folding to it; when it stops or keeps failing, they fold again.
  * A failed fold leaves its deltas pending, and readers count pending deltas, so answers
  * stay exact either way.
  */
-export function startFoldLoop({ pool, log, registry, intervalMs, quietMs, timeoutMs, activity, now = () => performance.now() }: FoldLoopOptions): FoldLoop {
+export function startFoldLoop({ pool, log, registry, intervalMs, quietMs, timeoutMs, minGapMs, activity, now = () => performance.now() }: FoldLoopOptions): FoldLoop {
   const registers = [registry]
   const duration = new Histogram({
     name: 'sluice_worker_fold_duration_seconds',
@@ -51,6 +59,7 @@ export function startFoldLoop({ pool, log, registry, intervalMs, quietMs, timeou
     registers,
   })
   const failures = new Counter({ name: 'sluice_worker_fold_failures_total', help: 'Folds of rollup deltas that failed (their deltas stay pending)', registers })
+  const skipped = new Counter({ name: 'sluice_worker_fold_skips_total', help: 'Turns of the fold loop skipped because another replica was folding or had just folded', registers })
   // The promise outlives a few missed turns, so a busy or briefly failing folder does not
   // hand folding back to the inserting transactions at once.
   const lease = `${Math.max(10_000, intervalMs * 5 + timeoutMs)} milliseconds`
@@ -65,10 +74,11 @@ export function startFoldLoop({ pool, log, registry, intervalMs, quietMs, timeou
     try {
       const folded = await withTransaction(pool, async (client) => {
         await client.query(`SET LOCAL statement_timeout = ${Math.round(timeoutMs)}`)
-        const { rows } = await client.query<{ folded: boolean }>('SELECT rollups_fold_pending($1::interval) AS folded', [lease])
+        const { rows } = await client.query<{ folded: boolean }>('SELECT rollups_fold_pending($1::interval, $2::interval) AS folded', [lease, `${Math.round(minGapMs)} milliseconds`])
         return rows[0]!.folded
       })
       if (folded) duration.observe((performance.now() - started) / 1000)
+      else skipped.inc()
     } catch (err) {
       failures.inc()
       log.warn({ err }, 'folding rollup deltas failed; they stay pending')
@@ -76,8 +86,8 @@ export function startFoldLoop({ pool, log, registry, intervalMs, quietMs, timeou
   }
 
   /**
-   * Whether to fold now: once `intervalMs` has passed since the last fold, at the first
-   * quiet moment, and at the latest after twice that.
+   * Whether to fold now: once `intervalMs` has passed since the last turn ended, at the
+   * first quiet moment, and at the latest after twice that.
    */
   function due(lastFold: number): boolean {
     const at = now()
@@ -92,8 +102,10 @@ export function startFoldLoop({ pool, log, registry, intervalMs, quietMs, timeou
     let lastFold = -Infinity
     while (!stopped) {
       if (due(lastFold)) {
-        lastFold = now()
         await foldOnce()
+        // Counted from the end of the fold, as rollup_state.folded_at is: the next turn of
+        // this replica then finds its own fold at least an interval old.
+        lastFold = now()
       }
       if (stopped) break
       await new Promise<void>((resolve) => {

@@ -50,7 +50,7 @@ async function foldedEvents(): Promise<number> {
 test('the fold loop folds deltas outside the inserting transactions, and while it runs inserts only append deltas', async () => {
   // Triggers would fold on every statement if they folded at all.
   await pool.query(`UPDATE rollup_state SET fold_every = 1, fold_after = '0 seconds'`)
-  const loop = startFoldLoop({ pool, log: testLogger('fold'), registry: createRegistry('worker', { defaults: false }), intervalMs: 50, quietMs: 0, timeoutMs: 10_000, activity: () => ({ storing: false, lastAt: -Infinity }) })
+  const loop = startFoldLoop({ pool, log: testLogger('fold'), registry: createRegistry('worker', { defaults: false }), intervalMs: 50, quietMs: 0, timeoutMs: 10_000, minGapMs: 0, activity: () => ({ storing: false, lastAt: -Infinity }) })
   try {
     await folderPromised()
     // Inserts under the promise leave their deltas pending (no fold in the statement)…
@@ -90,6 +90,8 @@ test('with a quiet time, a due fold waits for the worker to stop storing, and at
     intervalMs: 1_000,
     quietMs: 100,
     timeoutMs: 10_000,
+    // This test's clock is its own; the gap between replicas' folds is read on PostgreSQL's.
+    minGapMs: 0,
     activity: () => activity,
     now: () => clock,
   })
@@ -126,5 +128,50 @@ test('with a quiet time, a due fold waits for the worker to stop storing, and at
   } finally {
     await loop.stop()
   }
+  await pool.query(`UPDATE rollup_state SET folder_until = '-infinity'`)
+})
+
+test('a fold is skipped when anybody folded less than the gap ago (checked under the fold lock)', async () => {
+  const fold = async (sql: string) => (await pool.query<{ folded: boolean }>(sql)).rows[0]!.folded
+  assert.equal(await fold(`SELECT rollups_fold_pending('10 seconds') AS folded`), true)
+  assert.equal(await fold(`SELECT rollups_fold_pending('10 seconds', '1 hour') AS folded`), false, 'folded just now')
+  assert.equal(await fold(`SELECT rollups_fold_pending('10 seconds', '1 millisecond') AS folded`), true, 'a gap that has passed')
+  await pool.query(`UPDATE rollup_state SET folder_until = '-infinity'`)
+})
+
+test('replicas fold about once per interval between them, not once each', async () => {
+  const intervalMs = 400
+  const replica = () => {
+    const registry = createRegistry('worker', { defaults: false })
+    const loop = startFoldLoop({ pool, log: testLogger('fold'), registry, intervalMs, quietMs: 0, timeoutMs: 10_000, minGapMs: intervalMs, activity: () => ({ storing: false, lastAt: -Infinity }) })
+    return { registry, loop }
+  }
+  // Out of step by half an interval: each on its own would fold between the other's folds.
+  const a = replica()
+  await new Promise((resolve) => setTimeout(resolve, intervalMs / 2))
+  const b = replica()
+  const folds = new Set<number>()
+  try {
+    await waitFor(
+      async () => {
+        await insertEvents(3, ['g1', 'g2'])
+        const { rows } = await pool.query<{ at: number }>('SELECT extract(epoch FROM folded_at)::float8 * 1000 AS at FROM rollup_state')
+        if (Number.isFinite(rows[0]!.at)) folds.add(rows[0]!.at)
+        return folds.size >= 6
+      },
+      { intervalMs: 20, timeoutMs: 20_000, what: 'six folds' },
+    )
+  } finally {
+    await Promise.all([a.loop.stop(), b.loop.stop()])
+  }
+  const times = [...folds].sort((x, y) => x - y)
+  const gaps = times.slice(1).map((t, i) => Math.round(t - times[i]!))
+  // folded_at is the end of a fold; the next fold starts at least the gap later and ends later still.
+  assert.ok(
+    gaps.every((gap) => gap >= intervalMs),
+    `folds at least ${intervalMs} ms apart between replicas: ${gaps.join(', ')} ms`,
+  )
+  const skips = async (r: ReturnType<typeof replica>) => ((await r.registry.getSingleMetric('sluice_worker_fold_skips_total')?.get())?.values[0]?.value ?? 0)
+  assert.ok((await skips(a)) + (await skips(b)) > 0, 'a replica skipped its turn')
   await pool.query(`UPDATE rollup_state SET folder_until = '-infinity'`)
 })
