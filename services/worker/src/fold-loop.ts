@@ -27,9 +27,9 @@ export interface FoldLoopOptions {
   /**
    * A turn that comes less than this long after anybody's last fold (another replica's:
    * rollup_state.folded_at) is skipped, so that replicas together fold about once per
-   * interval, not once each. The worker passes `intervalMs`; 0: no such check.
+   * interval, not once each. Default `intervalMs`; 0: no such check.
    */
-  minGapMs: number
+  minGapMs?: number
   activity: () => StoringActivity
   /** The clock `activity().lastAt` is read on (tests set their own). */
   now?: () => number
@@ -50,7 +50,7 @@ export interface FoldLoop {
  * A failed fold leaves its deltas pending, and readers count pending deltas, so answers
  * stay exact either way.
  */
-export function startFoldLoop({ pool, log, registry, intervalMs, quietMs, timeoutMs, minGapMs, activity, now = () => performance.now() }: FoldLoopOptions): FoldLoop {
+export function startFoldLoop({ pool, log, registry, intervalMs, quietMs, timeoutMs, minGapMs = intervalMs, activity, now = () => performance.now() }: FoldLoopOptions): FoldLoop {
   const registers = [registry]
   const duration = new Histogram({
     name: 'sluice_worker_fold_duration_seconds',

@@ -66,7 +66,7 @@ try {
     return { storing: live.storing || imports.storing, lastAt: Math.max(live.lastAt, imports.lastAt) }
   }
   const folds =
-    config.foldIntervalMs > 0 ? startFoldLoop({ pool, log, registry, intervalMs: config.foldIntervalMs, quietMs: config.foldQuietMs, timeoutMs: config.foldTimeoutMs, minGapMs: config.foldIntervalMs, activity }) : undefined
+    config.foldIntervalMs > 0 ? startFoldLoop({ pool, log, registry, intervalMs: config.foldIntervalMs, quietMs: config.foldQuietMs, timeoutMs: config.foldTimeoutMs, activity }) : undefined
   const app = await buildWorkerHttp({ pool, nc, registry, log, storage: () => (worker.health().storing ? importLane.health() : worker.health()) })
 
   onShutdown(log, config.shutdownTimeoutMs, async () => {

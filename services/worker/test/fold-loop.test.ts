@@ -143,7 +143,7 @@ test('replicas fold about once per interval between them, not once each', async 
   const intervalMs = 400
   const replica = () => {
     const registry = createRegistry('worker', { defaults: false })
-    const loop = startFoldLoop({ pool, log: testLogger('fold'), registry, intervalMs, quietMs: 0, timeoutMs: 10_000, minGapMs: intervalMs, activity: () => ({ storing: false, lastAt: -Infinity }) })
+    const loop = startFoldLoop({ pool, log: testLogger('fold'), registry, intervalMs, quietMs: 0, timeoutMs: 10_000, activity: () => ({ storing: false, lastAt: -Infinity }) })
     return { registry, loop }
   }
   // Out of step by half an interval: each on its own would fold between the other's folds.
