@@ -22,7 +22,7 @@ export interface DriveOptions {
   url: string
   seconds: number
   /** Called for each sampled event as its request is sent. */
-  onSample?: (sample: { source: string; eventId: string; prefix: string; sentAt: number }) => void
+  onSample?: (sample: { source: string; eventId: string; prefix: string; sentAt: number; last?: boolean }) => void
   /** Called with the number of events of each request as it is sent. */
   onSend?: (events: number) => void
   /** Called with each answer (for the live line and to drop samples of refused requests). */
@@ -89,7 +89,7 @@ export async function drive(w: Workload, o: DriveOptions): Promise<DriveResult> 
           const now = Date.now()
           if (o.onSample && t.samples && (t.events >= 1_000 || now - lastSample >= sampleGapMs)) {
             lastSample = now
-            for (const s of t.samples) o.onSample({ source: s.source, eventId: prefix + s.suffix, prefix, sentAt: now })
+            for (const s of t.samples) o.onSample({ source: s.source, eventId: prefix + s.suffix, prefix, sentAt: now, ...(s.last ? { last: true } : {}) })
           }
           return { ...req, body: renderWith(t, prefix) }
         },

@@ -12,11 +12,14 @@ interface Pending {
   eventId: string
   prefix: string
   sentAt: number
+  /** The last event of its request (templates.ts, Sample.last). */
+  last?: boolean
 }
 
 export interface Seen {
   at: number
   ms: number
+  last?: boolean
 }
 
 const FOUND = `SELECT e.source, e.event_id FROM events e JOIN unnest($1::text[], $2::text[]) AS s(source, event_id) USING (source, event_id)`
@@ -76,7 +79,7 @@ export class StoredLatency {
       const p = this.pending.get(key)
       if (!p) continue
       this.pending.delete(key)
-      this.seen.push({ at, ms: Math.max(0, at - p.sentAt) })
+      this.seen.push({ at, ms: Math.max(0, at - p.sentAt), ...(p.last ? { last: true } : {}) })
     }
   }
 }

@@ -11,6 +11,11 @@ export const PLACEHOLDER = '\u0001ID\u0001'
 export interface Sample {
   source: string
   suffix: string
+  /**
+   * The body's last event: timed on its own (the slowest of its body), not among the
+   * samples whose percentiles weigh every event alike.
+   */
+  last?: boolean
 }
 
 export interface Template {
@@ -19,7 +24,7 @@ export interface Template {
   events: number
   /** Distinct valid events in the body: what a 202 should accept and the database should end up holding. */
   valid?: number
-  /** A few events of the body to time from POST to stored row. */
+  /** Events of the body to time from POST to stored row. */
   samples?: Sample[]
 }
 

@@ -16,11 +16,14 @@ export function singleEventTemplates(): Template[] {
 /**
  * Publisher posts of 1,000–50,000 Facebook/TikTok events, ~2 % repeated inside a post,
  * one post in ten with a corrupted event. Ids get a per-request prefix, so posts never
- * repeat each other while repeats inside a post stay duplicates. Each post names the
- * first, middle and last of its valid events as samples for POST → stored latency, and
- * with `sampleEvery`, also every so many events in between.
+ * repeat each other while repeats inside a post stay duplicates.
+ *
+ * Samples for POST → stored latency: every `sampleEvery`-th distinct valid event (from an
+ * offset that differs between posts), so a post of 19,000 events has 19 times the samples
+ * of one of 1,000 and the percentiles are those of events, not of posts; and the post's
+ * last valid event, marked `last`: its slowest, reported apart.
  */
-export function publisherTemplates(count = 20, sizes = { min: 1_000, max: 50_000 }, sampleEvery?: number): Template[] {
+export function publisherTemplates(count = 20, sizes = { min: 1_000, max: 50_000 }, sampleEvery = 1_000): Template[] {
   const r = seededRandom(2)
   const out: Template[] = []
   for (let i = 0; i < count; i++) {
@@ -32,12 +35,12 @@ export function publisherTemplates(count = 20, sizes = { min: 1_000, max: 50_000
       if (!p) prefixed.set(e, (p = e.eventId ? { ...e, eventId: `${PLACEHOLDER}-${e.eventId}` } : e))
       return p
     })
+    // Distinct, valid and with an id of their own (an event without one gets it from ingestion).
+    const timeable = [...new Set(post.events)].filter((e) => e.eventId && !post.broken.has(e))
+    const sample = (e: PublisherEvent, last?: boolean): Sample => ({ source: e.source, suffix: `-${e.eventId}`, ...(last ? { last } : {}) })
     const samples: Sample[] = []
-    const every = sampleEvery ? Array.from({ length: Math.ceil(post.events.length / sampleEvery) }, (_, k) => k * sampleEvery) : []
-    for (const at of [0, Math.floor(post.events.length / 2), post.events.length - 1, ...every]) {
-      const e = post.events.slice(at).find((x) => !post.broken.has(x))
-      if (e && !samples.some((s) => s.suffix === `-${e.eventId}`)) samples.push({ source: e.source, suffix: `-${e.eventId}` })
-    }
+    for (let k = (i * 397) % sampleEvery; k < timeable.length - 1; k += sampleEvery) samples.push(sample(timeable[k]!))
+    if (timeable.length > 0) samples.push(sample(timeable.at(-1)!, true))
     out.push(template(events, size, { valid: post.valid, samples }))
   }
   return out
