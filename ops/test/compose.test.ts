@@ -28,7 +28,7 @@ interface Compose {
 }
 
 // Whatever the developer's shell holds, the tests see only the env file they name.
-const SECRETS = ['POSTGRES_USER', 'POSTGRES_PASSWORD', 'POSTGRES_DB', 'POSTGRES_EXPORTER_PASSWORD', 'GRAFANA_ADMIN_USER', 'GRAFANA_ADMIN_PASSWORD', 'GRAFANA_READ_TOKEN', 'WRITE_KEYS', 'READ_TOKENS', 'SLUICE_TAG', 'LOAD_SCENARIO', 'LOAD_ARGS', 'LOG_LEVEL', 'COMPOSE_PROFILES', 'COMPOSE_FILE']
+const SECRETS = ['POSTGRES_USER', 'POSTGRES_PASSWORD', 'POSTGRES_DB', 'POSTGRES_SHARED_BUFFERS', 'POSTGRES_EXPORTER_PASSWORD', 'GRAFANA_ADMIN_USER', 'GRAFANA_ADMIN_PASSWORD', 'GRAFANA_READ_TOKEN', 'WRITE_KEYS', 'READ_TOKENS', 'SLUICE_TAG', 'LOAD_SCENARIO', 'LOAD_ARGS', 'LOG_LEVEL', 'COMPOSE_PROFILES', 'COMPOSE_FILE']
 
 function config(extra: string[] = []): Compose {
   const { status, stdout, stderr } = run('docker-compose', ['--env-file', '.env.example', ...extra, 'config'], { unset: SECRETS })
@@ -88,6 +88,23 @@ test('Sluice services bind 0.0.0.0, reach the servers by service name and start 
   assert.equal(migrate.environment?.HOST, '0.0.0.0')
 })
 
+test('PostgreSQL takes its buffer cache size from .env, 1GB when unset', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-compose-'))
+  try {
+    const env = readFileSync(join(root, '.env.example'), 'utf8')
+    writeFileSync(join(dir, 'sized.env'), env.replace(/^POSTGRES_SHARED_BUFFERS=.*$/m, 'POSTGRES_SHARED_BUFFERS=6GB'))
+    writeFileSync(join(dir, 'unsized.env'), env.replace(/^POSTGRES_SHARED_BUFFERS=.*\n/m, ''))
+    const sized = run('docker-compose', ['--env-file', join(dir, 'sized.env'), 'config'], { unset: SECRETS })
+    assert.equal(sized.status, 0, sized.stderr)
+    assert.deepEqual((parseYaml(sized.stdout) as Compose).services.postgres!.command, ['postgres', '-c', 'shared_buffers=6GB'])
+    const unsized = run('docker-compose', ['--env-file', join(dir, 'unsized.env'), 'config'], { unset: SECRETS })
+    assert.equal(unsized.status, 0, unsized.stderr)
+    assert.deepEqual((parseYaml(unsized.stdout) as Compose).services.postgres!.command, ['postgres', '-c', 'shared_buffers=1GB'])
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test('NATS keeps JetStream in a volume with monitoring on; PostgreSQL has a volume and a healthcheck', () => {
   const { services, volumes } = config()
   const nats = services.nats!
@@ -100,6 +117,8 @@ test('NATS keeps JetStream in a volume with monitoring on; PostgreSQL has a volu
   assert.ok(JSON.stringify(services.postgres!.volumes).includes('postgres-data'))
   assert.ok(services.postgres!.healthcheck)
   assert.ok(volumes && 'nats-data' in volumes && 'postgres-data' in volumes)
+  // A buffer cache for more than the default 128 MB of indexes, sized from .env.
+  assert.deepEqual(services.postgres!.command, ['postgres', '-c', 'shared_buffers=1GB'])
   assert.match(JSON.stringify(services['nats-exporter']!.command), /http:\/\/nats:8222/)
 })
 
