@@ -1,6 +1,6 @@
 import Type, { type TSchema } from 'typebox'
 import { Compile } from 'typebox/compile'
-import { column, INVALID_TIMESTAMP, nativeEnvelope, setRevenue, type NativeEvent } from './native-event.js'
+import { column, nativeEnvelope, setRevenue, type NativeEvent } from './native-event.js'
 import { rejected, type MapContext, type Mapped } from './mapped.js'
 import { schemaErrors } from './schema-errors.js'
 
@@ -73,8 +73,9 @@ export const marketplaceExamples = [
 export function mapMarketplaceEvent(e: NativeEvent, eventType: MarketplaceEventType, ctx: MapContext): Mapped {
   const validator = validators.get(eventType)!
   if (!validator.Check(e)) return rejected(schemaErrors(validator, e))
-  const envelope = nativeEnvelope(e, ctx)
-  if (!envelope) return rejected([INVALID_TIMESTAMP])
+  const mapped = nativeEnvelope(e, ctx)
+  if (!mapped.ok) return mapped
+  const envelope = mapped.envelope
   const d = e.data as Record<string, unknown>
   const jobId = column(d.jobId)
   if (jobId) envelope.job_id = jobId
@@ -89,5 +90,5 @@ export function mapMarketplaceEvent(e: NativeEvent, eventType: MarketplaceEventT
     if (customerId) envelope.user_id = customerId
   }
   if (eventType === 'payment.captured') setRevenue(envelope, d.amount, d.currency)
-  return { ok: true, envelope }
+  return mapped
 }

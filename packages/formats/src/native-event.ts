@@ -2,7 +2,7 @@ import Type, { type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { SOURCE_PATTERN, type Envelope } from '@sluice/contracts/envelope'
 import { countryCode } from './country.js'
-import type { MapContext } from './mapped.js'
+import { rejected, type FieldError, type MapContext, type Mapped } from './mapped.js'
 import { parseMoney } from './money.js'
 import { isoInstant } from './time.js'
 
@@ -38,6 +38,8 @@ export const NativeEvent = Type.Object(
   },
   {
     $id: 'NativeEvent',
+    description:
+      'Members besides these are kept in data, as if sent there (an event type without a schema of its own also fills columns from them); a member sent both here and in data is rejected',
     examples: [nativeExample],
   },
 )
@@ -76,15 +78,56 @@ export function setRevenue(envelope: Envelope, amount: unknown, currency?: unkno
   if (code) envelope.currency = code
 }
 
+/** The members of the native frame; any other member of an event is kept in its data. */
+function inFrame(key: string): boolean {
+  switch (key) {
+    case 'eventId':
+    case 'timestamp':
+    case 'source':
+    case 'eventType':
+    case 'funnelStage':
+    case 'userId':
+    case 'sessionId':
+    case 'data':
+      return true
+    default:
+      return false
+  }
+}
+
+/** A member name as a JSON pointer token (RFC 6901). */
+function pointerToken(key: string): string {
+  return key.replaceAll('~', '~0').replaceAll('/', '~1')
+}
+
+/**
+ * The event's data with the members outside the native frame added, so nothing sent is
+ * dropped (the envelope's data is "the rest of the payload, as sent"). A member both
+ * outside and inside data is ambiguous: an error naming it.
+ */
+function dataWithExtras(e: NativeEvent): { data: Record<string, unknown> } | { error: FieldError } {
+  const data = e.data ?? {}
+  let out: Record<string, unknown> | undefined
+  for (const key of Object.keys(e)) {
+    if (inFrame(key)) continue
+    if (Object.hasOwn(data, key)) return { error: { path: `/${pointerToken(key)}`, message: 'is also in data: send it in one place' } }
+    out ??= { ...data }
+    out[key] = (e as Record<string, unknown>)[key]
+  }
+  return { data: out ?? data }
+}
+
 /**
  * The envelope of a native event already checked against its schema: the top-level
- * fields, then the well-known keys of `data`. Returns undefined only for a timestamp the
- * date-time format let through but no Date can hold.
+ * fields, and data with the members outside the frame added (dataWithExtras). Rejects a
+ * timestamp the date-time format let through but no Date can hold, and a member sent
+ * both at the top and in data.
  */
-export function nativeEnvelope(e: NativeEvent, ctx: MapContext): Envelope | undefined {
+export function nativeEnvelope(e: NativeEvent, ctx: MapContext): Mapped {
   const occurredAt = isoInstant(e.timestamp)
-  if (occurredAt === undefined) return undefined
-  const data = e.data ?? {}
+  if (occurredAt === undefined) return rejected([INVALID_TIMESTAMP])
+  const merged = dataWithExtras(e)
+  if ('error' in merged) return rejected([merged.error])
   const envelope: Envelope = {
     event_id: e.eventId,
     source: e.source,
@@ -92,12 +135,12 @@ export function nativeEnvelope(e: NativeEvent, ctx: MapContext): Envelope | unde
     occurred_at: occurredAt,
     received_at: ctx.receivedAt,
     request_id: ctx.requestId,
-    data,
+    data: merged.data,
   }
   if (e.funnelStage !== undefined) envelope.funnel_stage = e.funnelStage
   if (e.userId !== undefined) envelope.user_id = e.userId
   if (e.sessionId !== undefined) envelope.session_id = e.sessionId
-  return envelope
+  return { ok: true, envelope }
 }
 
 /** Fills the columns a generic event may carry in `data` (camelCase keys). */

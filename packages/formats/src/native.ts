@@ -1,4 +1,4 @@
-import { INVALID_TIMESTAMP, liftDataColumns, nativeEnvelope, nativeEventValidator } from './native-event.js'
+import { liftDataColumns, nativeEnvelope, nativeEventValidator } from './native-event.js'
 import { mapFacebookEvent } from './facebook.js'
 import { mapTiktokEvent } from './tiktok.js'
 import { isMarketplaceEventType, mapMarketplaceEvent } from './marketplace.js'
@@ -18,10 +18,9 @@ export function mapNativeEvent(item: unknown, ctx: MapContext): Mapped {
   }
   if (!nativeEventValidator.Check(item)) return rejected(schemaErrors(nativeEventValidator, item))
   if (isMarketplaceEventType(item.eventType)) return mapMarketplaceEvent(item, item.eventType, ctx)
-  const envelope = nativeEnvelope(item, ctx)
-  if (!envelope) return rejected([INVALID_TIMESTAMP])
-  liftDataColumns(envelope, envelope.data)
-  return { ok: true, envelope }
+  const mapped = nativeEnvelope(item, ctx)
+  if (mapped.ok) liftDataColumns(mapped.envelope, mapped.envelope.data)
+  return mapped
 }
 
 /** The eventId of a rejected item, when it had a usable one (for the response). */

@@ -1,6 +1,6 @@
 import Type, { type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
-import { INVALID_TIMESTAMP, nativeEnvelope, setCountry, setRevenue, type NativeEvent } from './native-event.js'
+import { nativeEnvelope, setCountry, setRevenue, type NativeEvent } from './native-event.js'
 import { rejected, type MapContext, type Mapped } from './mapped.js'
 import { Id, IsoTime, MoneyString, Name, Nullable, publisherEvent } from './publisher-schema.js'
 import { schemaErrors } from './schema-errors.js'
@@ -75,11 +75,12 @@ export function mapTiktokEvent(item: unknown, ctx: MapContext): Mapped {
   const validator = stage === 'top' ? top : stage === 'bottom' ? bottom : undefined
   if (!validator || !validator.Check(item)) return rejected(schemaErrors(validator ?? anyStage, item))
   const e = item
-  const envelope = nativeEnvelope(e as NativeEvent, ctx)
-  if (!envelope) return rejected([INVALID_TIMESTAMP])
+  const mapped = nativeEnvelope(e as NativeEvent, ctx)
+  if (!mapped.ok) return mapped
+  const envelope = mapped.envelope
   const { user, engagement } = e.data
   envelope.user_id = user.userId
   if ('country' in engagement) setCountry(envelope, engagement.country)
   else if (e.eventType === 'purchase' && engagement.purchaseAmount !== null) setRevenue(envelope, engagement.purchaseAmount)
-  return { ok: true, envelope }
+  return mapped
 }

@@ -139,6 +139,30 @@ test('other event types keep free-form data and lift well-known keys', () => {
   assert.deepEqual(bad.map((x) => x.path).sort(), ['/eventType', '/source', '/timestamp'])
 })
 
+test('members outside the native frame are kept in data, never dropped; one sent twice is rejected', () => {
+  const base = { eventId: 'x1', timestamp: '2026-11-21T10:00:00Z', source: 'web', eventType: 'purchase' }
+  // An event type of no schema: kept in data and lifted to the columns, as data's keys are.
+  const generic = ok(mapNativeEvent({ ...base, revenue: '12.50', currency: 'EUR', plan: 'pro', data: { path: '/pay' } }, ctx))
+  assert.deepEqual(generic.data, { path: '/pay', revenue: '12.50', currency: 'EUR', plan: 'pro' })
+  assert.equal(generic.revenue, 12.5)
+  assert.equal(generic.currency, 'EUR')
+  const noData = ok(mapNativeEvent({ ...base, context: { ip: '203.0.113.9' } }, ctx))
+  assert.deepEqual(noData.data, { context: { ip: '203.0.113.9' } })
+  // The publisher's and the marketplace's events keep them in data too.
+  const fb = ok(mapNativeEvent({ ...facebookExamples.bottom, batch: 'b-7' }, ctx))
+  assert.equal(fb.data.batch, 'b-7')
+  assert.deepEqual(fb.data.user, facebookExamples.bottom.data.user)
+  const job = ok(mapNativeEvent({ ...marketplaceExamples[0], channel: 'app' }, ctx))
+  assert.equal(job.data.channel, 'app')
+  // Both at the top and in data: which one is meant is unknown, so the event is refused.
+  assert.deepEqual(fails(mapNativeEvent({ ...base, revenue: 5, data: { revenue: 7 } }, ctx)), [{ path: '/revenue', message: 'is also in data: send it in one place' }])
+  assert.deepEqual(fails(mapNativeEvent({ ...base, 'a/b~c': 1, data: { 'a/b~c': 2 } }, ctx)).map((e) => e.path), ['/a~1b~0c'])
+  assert.deepEqual(fails(mapNativeEvent({ ...facebookExamples.top, user: {} }, ctx)).map((e) => e.path), ['/user'])
+  // An event without extras keeps the very object it sent as data.
+  const plain = { ...base, data: { k: 1 } }
+  assert.equal(ok(mapNativeEvent(plain, ctx)).data, plain.data)
+})
+
 test('Amplitude HTTP events: validation by field and index, mapping to the envelope', () => {
   const problems = emptyProblems()
   const good = amplitudeHttpFields(

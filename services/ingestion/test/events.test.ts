@@ -66,6 +66,24 @@ test('marketplace events are validated against their type', async () => {
   assert.deepEqual(body.rejected[0]!.errors.map((e) => e.path).sort(), ['/data/amount', '/data/providerId'])
 })
 
+test('members sent beside the native fields reach the stream in data; one sent twice is a 400 naming it', async () => {
+  const event = nativeEvent({ eventType: 'purchase', revenue: '12.50', currency: 'EUR', plan: 'pro' })
+  const res = await h.app.inject({ method: 'POST', url: '/v1/events', payload: event })
+  assert.equal(res.statusCode, 202)
+  const [msg] = (await h.stored()).filter((m) => m.envelope.event_id === event.eventId)
+  assert.ok(msg)
+  assert.deepEqual(msg.envelope.data, { path: '/', revenue: '12.50', currency: 'EUR', plan: 'pro' })
+  assert.equal(msg.envelope.revenue, 12.5)
+  assert.equal(msg.envelope.currency, 'EUR')
+
+  const before = await h.streamMessages()
+  const twice = await h.app.inject({ method: 'POST', url: '/v1/events', payload: nativeEvent({ path: '/other' }) })
+  assert.equal(twice.statusCode, 400)
+  const body = twice.json<{ rejected: { errors: { path: string; message: string }[] }[] }>()
+  assert.deepEqual(body.rejected[0]!.errors, [{ path: '/path', message: 'is also in data: send it in one place' }])
+  assert.equal(await h.streamMessages(), before)
+})
+
 test('a request with no valid event is a 400 problem+json listing each rejection', async () => {
   const before = await h.streamMessages()
   const res = await h.app.inject({ method: 'POST', url: '/v1/events', payload: [{ eventId: 'x' }, nativeEvent({ source: 'Not Valid' })] })
