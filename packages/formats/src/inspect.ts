@@ -80,7 +80,7 @@ export function inspectEvent(event: unknown, options: InspectOptions): Finding |
 }
 
 /** RFC 6901 escaping, and a bound on what a hostile key can put into a response. */
-function escapePointer(key: string): string {
+export function escapePointer(key: string): string {
   const escaped = key.replace(/~/g, '~0').replace(/\//g, '~1')
   return escaped.length > 64 ? `${escaped.slice(0, 64)}…` : escaped
 }

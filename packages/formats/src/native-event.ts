@@ -2,6 +2,7 @@ import Type, { type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { SOURCE_PATTERN, type Envelope } from '@sluice/contracts/envelope'
 import { countryCode } from './country.js'
+import { escapePointer } from './inspect.js'
 import { rejected, type FieldError, type MapContext, type Mapped } from './mapped.js'
 import { parseMoney } from './money.js'
 import { isoInstant } from './time.js'
@@ -95,11 +96,6 @@ function inFrame(key: string): boolean {
   }
 }
 
-/** A member name as a JSON pointer token (RFC 6901). */
-function pointerToken(key: string): string {
-  return key.replaceAll('~', '~0').replaceAll('/', '~1')
-}
-
 /**
  * The event's data with the members outside the native frame added, so nothing sent is
  * dropped (the envelope's data is "the rest of the payload, as sent"). A member both
@@ -110,7 +106,7 @@ function dataWithExtras(e: NativeEvent): { data: Record<string, unknown> } | { e
   let out: Record<string, unknown> | undefined
   for (const key of Object.keys(e)) {
     if (inFrame(key)) continue
-    if (Object.hasOwn(data, key)) return { error: { path: `/${pointerToken(key)}`, message: 'is also in data: send it in one place' } }
+    if (Object.hasOwn(data, key)) return { error: { path: `/${escapePointer(key)}`, message: 'is also in data: send it in one place' } }
     out ??= { ...data }
     out[key] = (e as Record<string, unknown>)[key]
   }

@@ -157,6 +157,8 @@ test('members outside the native frame are kept in data, never dropped; one sent
   // Both at the top and in data: which one is meant is unknown, so the event is refused.
   assert.deepEqual(fails(mapNativeEvent({ ...base, revenue: 5, data: { revenue: 7 } }, ctx)), [{ path: '/revenue', message: 'is also in data: send it in one place' }])
   assert.deepEqual(fails(mapNativeEvent({ ...base, 'a/b~c': 1, data: { 'a/b~c': 2 } }, ctx)).map((e) => e.path), ['/a~1b~0c'])
+  const long = 'k'.repeat(5_000)
+  assert.equal(fails(mapNativeEvent({ ...base, [long]: 1, data: { [long]: 2 } }, ctx))[0]!.path, `/${'k'.repeat(64)}…`, 'a hostile key is not echoed whole')
   assert.deepEqual(fails(mapNativeEvent({ ...facebookExamples.top, user: {} }, ctx)).map((e) => e.path), ['/user'])
   // An event without extras keeps the very object it sent as data.
   const plain = { ...base, data: { k: 1 } }
