@@ -79,22 +79,8 @@ export function setRevenue(envelope: Envelope, amount: unknown, currency?: unkno
   if (code) envelope.currency = code
 }
 
-/** The members of the native frame; any other member of an event is kept in its data. */
-function inFrame(key: string): boolean {
-  switch (key) {
-    case 'eventId':
-    case 'timestamp':
-    case 'source':
-    case 'eventType':
-    case 'funnelStage':
-    case 'userId':
-    case 'sessionId':
-    case 'data':
-      return true
-    default:
-      return false
-  }
-}
+/** The members of the native frame, from its schema; any other member of an event is kept in its data. */
+const FRAME = new Set(Object.keys(NativeEvent.properties))
 
 /**
  * The event's data with the members outside the native frame added, so nothing sent is
@@ -105,7 +91,7 @@ function dataWithExtras(e: NativeEvent): { data: Record<string, unknown> } | { e
   const data = e.data ?? {}
   let out: Record<string, unknown> | undefined
   for (const key of Object.keys(e)) {
-    if (inFrame(key)) continue
+    if (FRAME.has(key)) continue
     if (Object.hasOwn(data, key)) return { error: { path: `/${escapePointer(key)}`, message: 'is also in data: send it in one place' } }
     out ??= { ...data }
     out[key] = (e as Record<string, unknown>)[key]
